@@ -1,0 +1,17 @@
+//! The pure heart of stratum: migration files and their names, checksums,
+//! positions in a file, and the plan that compares files with applied rows.
+//!
+//! Nothing here touches a socket, a file system or Node, so every function
+//! can be tested with plain values and the crate compiles for wasm.
+
+pub mod checksum;
+pub mod error;
+pub mod migration;
+pub mod plan;
+pub mod position;
+pub mod source;
+
+pub use error::SourceError;
+pub use migration::{Migration, MigrationName};
+pub use plan::{Applied, Plan, PlanEntry, PlanError, State};
+pub use position::LineColumn;

@@ -1,0 +1,169 @@
+//! A migration: a numbered SQL file, its name and its checksum.
+//!
+//! File names are `NNN_name.sql`: at least one digit, an underscore, then a
+//! name of lower-case letters, digits and underscores. Versions order as
+//! numbers, so `1000_x` follows `999_x`.
+
+use crate::checksum::checksum;
+
+/// The version and name parsed from a file name such as `001_initial_schema.sql`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationName {
+    pub version: i64,
+    /// The file name without `.sql`, as the tracking table stores it.
+    pub name: String,
+}
+
+/// Why a `.sql` file name does not fit the pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameProblem {
+    NoVersion,
+    NoUnderscore,
+    EmptyName,
+    BadCharacter(char),
+    UpperCaseExtension,
+    VersionTooLarge,
+}
+
+impl NameProblem {
+    pub fn describe(&self) -> String {
+        match self {
+            Self::NoVersion => "it must start with a version number".into(),
+            Self::NoUnderscore => "the version must be followed by an underscore".into(),
+            Self::EmptyName => "the name after the underscore is empty".into(),
+            Self::BadCharacter(found) => format!(
+                "{found:?} is not allowed: use lower-case letters, digits and underscores"
+            ),
+            Self::UpperCaseExtension => "the extension must be a lower-case .sql".into(),
+            Self::VersionTooLarge => "the version does not fit in a 64-bit integer".into(),
+        }
+    }
+}
+
+impl MigrationName {
+    /// `Ok(None)` for a file that is not a migration at all (a README),
+    /// `Err` for a `.sql` file whose name breaks the pattern: such a file is
+    /// never silently skipped.
+    pub fn parse(file_name: &str) -> Result<Option<Self>, NameProblem> {
+        let lower = file_name.to_ascii_lowercase();
+        let Some(stem_len) = lower.strip_suffix(".sql").map(str::len) else {
+            return Ok(None);
+        };
+        if !file_name.ends_with(".sql") {
+            return Err(NameProblem::UpperCaseExtension);
+        }
+        let stem = &file_name[..stem_len];
+        let digits = stem.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(NameProblem::NoVersion);
+        }
+        let Some(rest) = stem[digits..].strip_prefix('_') else {
+            return Err(NameProblem::NoUnderscore);
+        };
+        if rest.is_empty() {
+            return Err(NameProblem::EmptyName);
+        }
+        if let Some(bad) = rest
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
+        {
+            return Err(NameProblem::BadCharacter(bad));
+        }
+        let version = stem[..digits]
+            .parse::<i64>()
+            .map_err(|_| NameProblem::VersionTooLarge)?;
+        Ok(Some(Self {
+            version,
+            name: stem.to_owned(),
+        }))
+    }
+
+    /// The version given by a tracking row's name, for rows written before
+    /// the tracking table had a version column.
+    pub fn version_of(name: &str) -> Option<i64> {
+        let digits = name.bytes().take_while(u8::is_ascii_digit).count();
+        name[..digits].parse().ok()
+    }
+}
+
+/// One migration file, read and ready to plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    pub version: i64,
+    pub name: String,
+    /// The file name as found, e.g. `001_initial_schema.sql`.
+    pub file_name: String,
+    /// The file's text with a leading BOM removed.
+    pub sql: String,
+    pub checksum: String,
+}
+
+impl Migration {
+    pub fn new(name: MigrationName, file_name: String, text: &str) -> Self {
+        let sql = text.strip_prefix('\u{feff}').unwrap_or(text).to_owned();
+        Self {
+            version: name.version,
+            checksum: checksum(&sql),
+            name: name.name,
+            file_name,
+            sql,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(file_name: &str) -> Result<Option<MigrationName>, NameProblem> {
+        MigrationName::parse(file_name)
+    }
+
+    #[test]
+    fn accepts_the_documented_shape() {
+        assert_eq!(
+            parse("001_initial_schema.sql"),
+            Ok(Some(MigrationName {
+                version: 1,
+                name: "001_initial_schema".into()
+            }))
+        );
+        assert_eq!(parse("6_x.sql").unwrap().unwrap().version, 6);
+        assert_eq!(parse("1000_a2_b.sql").unwrap().unwrap().version, 1000);
+    }
+
+    #[test]
+    fn other_files_are_not_migrations() {
+        assert_eq!(parse("README.md"), Ok(None));
+        assert_eq!(parse("001_x.sql.bak"), Ok(None));
+    }
+
+    #[test]
+    fn rejects_every_broken_sql_name() {
+        assert_eq!(parse("006-x.sql"), Err(NameProblem::NoUnderscore));
+        assert_eq!(parse("006_X.sql"), Err(NameProblem::BadCharacter('X')));
+        assert_eq!(parse("_x.sql"), Err(NameProblem::NoVersion));
+        assert_eq!(parse("006_.sql"), Err(NameProblem::EmptyName));
+        assert_eq!(parse("006_x.SQL"), Err(NameProblem::UpperCaseExtension));
+        assert_eq!(parse("x.sql"), Err(NameProblem::NoVersion));
+        assert_eq!(parse("006.sql"), Err(NameProblem::NoUnderscore));
+        assert_eq!(parse("006_a-b.sql"), Err(NameProblem::BadCharacter('-')));
+        assert_eq!(
+            parse("99999999999999999999_x.sql"),
+            Err(NameProblem::VersionTooLarge)
+        );
+    }
+
+    #[test]
+    fn version_of_a_tracking_name() {
+        assert_eq!(MigrationName::version_of("002_add_default_data"), Some(2));
+        assert_eq!(MigrationName::version_of("legacy"), None);
+    }
+
+    #[test]
+    fn a_bom_is_not_part_of_the_sql() {
+        let name = parse("001_a.sql").unwrap().unwrap();
+        let migration = Migration::new(name, "001_a.sql".into(), "\u{feff}SELECT 1;");
+        assert_eq!(migration.sql, "SELECT 1;");
+    }
+}

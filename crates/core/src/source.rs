@@ -1,0 +1,129 @@
+//! A set of migrations from plain file names and contents: names checked,
+//! text decoded, versions ordered and checked for duplicates.
+
+use crate::error::SourceError;
+use crate::migration::{Migration, MigrationName};
+use crate::position::line_column_at_byte;
+
+/// Migrations in version order from `(file name, contents)` pairs, in any
+/// order. Files that are not `.sql` are ignored; every broken name is reported
+/// at once, so one run shows all there is to fix.
+pub fn migrations_from_files(
+    files: impl IntoIterator<Item = (String, Vec<u8>)>,
+) -> Result<Vec<Migration>, SourceError> {
+    let mut bad_names = Vec::new();
+    let mut named = Vec::new();
+    for (file_name, bytes) in files {
+        match MigrationName::parse(&file_name) {
+            Ok(Some(name)) => named.push((name, file_name, bytes)),
+            Ok(None) => {}
+            Err(problem) => bad_names.push((file_name, problem)),
+        }
+    }
+    if !bad_names.is_empty() {
+        bad_names.sort_by(|a, b| a.0.cmp(&b.0));
+        return Err(SourceError::BadNames(bad_names));
+    }
+    named.sort_by(|a, b| (a.0.version, &a.1).cmp(&(b.0.version, &b.1)));
+    if let Some(pair) = named.windows(2).find(|pair| pair[0].0.version == pair[1].0.version) {
+        let version = pair[0].0.version;
+        let files = named
+            .iter()
+            .filter(|(name, _, _)| name.version == version)
+            .map(|(_, file, _)| file.clone())
+            .collect();
+        return Err(SourceError::DuplicateVersion { version, files });
+    }
+    named
+        .into_iter()
+        .map(|(name, file_name, bytes)| {
+            let text = String::from_utf8(bytes).map_err(|error| {
+                let valid = error.utf8_error().valid_up_to();
+                let bytes = error.as_bytes();
+                // Only the valid prefix is text; the line is counted there.
+                let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+                SourceError::NotUtf8 {
+                    file: file_name.clone(),
+                    line: line_column_at_byte(prefix, valid).line,
+                }
+            })?;
+            Ok(Migration::new(name, file_name, &text))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migration::NameProblem;
+
+    fn file(name: &str, sql: &str) -> (String, Vec<u8>) {
+        (name.to_owned(), sql.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn orders_by_number_not_by_text() {
+        let migrations = migrations_from_files([
+            file("1000_late.sql", "SELECT 3;"),
+            file("999_early.sql", "SELECT 2;"),
+            file("10_first.sql", "SELECT 1;"),
+            file("README.md", "not a migration"),
+        ])
+        .unwrap();
+        let versions: Vec<i64> = migrations.iter().map(|m| m.version).collect();
+        assert_eq!(versions, [10, 999, 1000]);
+        assert_eq!(migrations[2].name, "1000_late");
+    }
+
+    #[test]
+    fn reports_every_bad_name() {
+        let error = migrations_from_files([
+            file("006-x.sql", ""),
+            file("_x.sql", ""),
+            file("001_ok.sql", ""),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            error,
+            SourceError::BadNames(vec![
+                ("006-x.sql".into(), NameProblem::NoUnderscore),
+                ("_x.sql".into(), NameProblem::NoVersion),
+            ])
+        );
+        assert!(error.to_string().contains("006-x.sql"));
+    }
+
+    #[test]
+    fn duplicate_versions_name_both_files_and_how_to_renumber() {
+        let error = migrations_from_files([
+            file("006_a.sql", ""),
+            file("6_b.sql", ""),
+            file("005_c.sql", ""),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            error,
+            SourceError::DuplicateVersion {
+                version: 6,
+                files: vec!["006_a.sql".into(), "6_b.sql".into()]
+            }
+        );
+        assert!(error.to_string().contains("renumber"));
+    }
+
+    #[test]
+    fn invalid_utf8_names_the_file_and_line() {
+        let error = migrations_from_files([(
+            "001_a.sql".to_owned(),
+            b"SELECT 1;\nSELECT '\xff';".to_vec(),
+        )])
+        .unwrap_err();
+        assert_eq!(
+            error,
+            SourceError::NotUtf8 {
+                file: "001_a.sql".into(),
+                line: 2
+            }
+        );
+    }
+}
