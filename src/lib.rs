@@ -1,1 +1,297 @@
-//! placeholder
+//! The Node face of stratum: options in, typed results out, errors as JS
+//! `Error`s with a stable `code`. The work lives in the modules below; no
+//! panic crosses into Node.
+
+pub mod commands;
+pub mod database;
+pub mod error;
+pub mod options;
+pub mod source;
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+use napi::bindgen_prelude::{JsObjectValue, JsValue, PromiseRaw, ToNapiValue, Unknown};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status};
+use napi_derive::napi;
+
+use crate::database::migrator::{self, Progress};
+
+/// Options of every command; all optional.
+#[napi(object, object_to_js = false)]
+pub struct Options {
+    /// PostgreSQL URL (`postgres://user:password@host:port/database`). Default:
+    /// `DATABASE_URL`, else libpq's `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`,
+    /// `PGDATABASE`, `PGSSLMODE` with libpq's defaults.
+    pub database_url: Option<String>,
+    /// The migrations directory. Default: `MIGRATIONS_DIR`, else
+    /// `"stratum": { "dir": … }` in the nearest package.json, else `./migrations`.
+    pub dir: Option<String>,
+    /// Schema of the tracking table, and the schema `fresh` and `reset` empty. Default `public`.
+    pub schema: Option<String>,
+    /// Name of the tracking table. Default `migrations`.
+    pub table: Option<String>,
+    /// How long to wait for another run's migration lock, in milliseconds. Default 60000.
+    pub lock_timeout_ms: Option<u32>,
+    /// Lets `fresh` and `reset` run with `NODE_ENV=production`.
+    pub force: Option<bool>,
+    /// Called as each migration starts and ends.
+    #[napi(ts_type = "(event: ProgressEvent) => void")]
+    pub on_progress: Option<ThreadsafeFunction<ProgressEvent, Unknown<'static>, ProgressEvent, Status, false>>,
+}
+
+/// A migration starting or ending.
+#[napi(object)]
+pub struct ProgressEvent {
+    #[napi(ts_type = "'start' | 'end'")]
+    pub event: String,
+    pub version: i64,
+    pub name: String,
+    /// Set on `end`.
+    pub duration_ms: Option<f64>,
+}
+
+/// A migration applied by this run.
+#[napi(object)]
+pub struct Migration {
+    pub version: i64,
+    /// The file name without `.sql`, e.g. `001_initial_schema`.
+    pub name: String,
+    /// SHA-256 of the file, BOM stripped and CRLF normalised to LF.
+    pub checksum: String,
+    pub duration_ms: f64,
+}
+
+#[napi(object)]
+pub struct MigrateResult {
+    /// The migrations this run applied, in order.
+    pub applied: Vec<Migration>,
+    /// How many were applied before this run.
+    pub already_applied: u32,
+    /// Rows written by the earlier JavaScript runner that took their file's
+    /// checksum in this run; changes to those files are caught from now on.
+    pub adopted: Vec<String>,
+}
+
+#[napi(object)]
+pub struct MigrationStatus {
+    pub version: i64,
+    pub name: String,
+    /// `changed`: applied, but the file's checksum differs from the recorded
+    /// one; `missing`: applied, but the file is gone.
+    #[napi(ts_type = "'applied' | 'pending' | 'changed' | 'missing'")]
+    pub state: String,
+    /// ISO 8601, UTC.
+    pub applied_at: Option<String>,
+    pub duration_ms: Option<f64>,
+    pub checksum: Option<String>,
+}
+
+#[napi(object)]
+pub struct StatusReport {
+    /// One entry per version known from the files or the tracking table, in version order.
+    pub migrations: Vec<MigrationStatus>,
+    pub pending: u32,
+    pub applied: u32,
+}
+
+#[napi(object)]
+pub struct ResetResult {
+    /// How many tables, views, sequences, routines and types were dropped.
+    pub dropped: u32,
+}
+
+/// Applies every pending migration in version order, each in its own transaction.
+#[napi(ts_return_type = "Promise<MigrateResult>")]
+pub fn migrate(env: &Env, options: Option<Options>) -> napi::Result<PromiseRaw<'_, MigrateResult>> {
+    let (options, on_progress) = split(options);
+    spawn(env, async move {
+        let progress = progress_reporter(on_progress.as_ref());
+        commands::migrate(options, &progress).await.map(MigrateResult::from)
+    })
+}
+
+/// Applied, pending, changed and missing migrations; takes no lock and writes nothing.
+#[napi(ts_return_type = "Promise<StatusReport>")]
+pub fn status(env: &Env, options: Option<Options>) -> napi::Result<PromiseRaw<'_, StatusReport>> {
+    let (options, _) = split(options);
+    spawn(env, async move { commands::status(options).await.map(StatusReport::from) })
+}
+
+/// Drops every object of the schema, the tracking table included, then migrates from scratch.
+#[napi(ts_return_type = "Promise<MigrateResult>")]
+pub fn fresh(env: &Env, options: Option<Options>) -> napi::Result<PromiseRaw<'_, MigrateResult>> {
+    let (options, on_progress) = split(options);
+    spawn(env, async move {
+        let progress = progress_reporter(on_progress.as_ref());
+        commands::fresh(options, &progress).await.map(MigrateResult::from)
+    })
+}
+
+/// Drops every object of the schema, the tracking table included.
+#[napi(ts_return_type = "Promise<ResetResult>")]
+pub fn reset(env: &Env, options: Option<Options>) -> napi::Result<PromiseRaw<'_, ResetResult>> {
+    let (options, _) = split(options);
+    spawn(env, async move {
+        commands::reset(options).await.map(|dropped| ResetResult {
+            dropped: saturating_u32(dropped),
+        })
+    })
+}
+
+type ProgressCallback = ThreadsafeFunction<ProgressEvent, Unknown<'static>, ProgressEvent, Status, false>;
+
+fn split(options: Option<Options>) -> (options::Options, Option<ProgressCallback>) {
+    let Some(options) = options else {
+        return (options::Options::default(), None);
+    };
+    (
+        options::Options {
+            database_url: options.database_url,
+            dir: options.dir,
+            schema: options.schema,
+            table: options.table,
+            lock_timeout_ms: options.lock_timeout_ms.map(u64::from),
+            force: options.force.unwrap_or(false),
+        },
+        options.on_progress,
+    )
+}
+
+fn progress_reporter(callback: Option<&ProgressCallback>) -> impl Fn(Progress<'_>) + Sync + '_ {
+    move |progress| {
+        let Some(callback) = callback else { return };
+        let event = match progress {
+            Progress::Start { migration } => ProgressEvent {
+                event: "start".into(),
+                version: migration.version,
+                name: migration.name.clone(),
+                duration_ms: None,
+            },
+            Progress::End {
+                migration,
+                duration,
+            } => ProgressEvent {
+                event: "end".into(),
+                version: migration.version,
+                name: migration.name.clone(),
+                duration_ms: Some(duration.as_secs_f64() * 1000.0),
+            },
+        };
+        // A callback that throws must not take the process down: its error
+        // arrives here and is dropped.
+        callback.call_with_return_value(event, ThreadsafeFunctionCallMode::NonBlocking, |_, _| Ok(()));
+    }
+}
+
+/// Runs `work` on the addon's runtime; a failure or a panic rejects the
+/// promise with a JS `Error` carrying a stable `code`.
+fn spawn<T, V>(
+    env: &Env,
+    work: impl Future<Output = error::Result<T>> + Send + 'static,
+) -> napi::Result<PromiseRaw<'_, V>>
+where
+    T: Into<V> + Send + 'static,
+    V: ToNapiValue,
+{
+    let guarded = async move {
+        Ok(AssertUnwindSafe(work)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(error::Error::Internal(panic_message(panic.as_ref())))))
+    };
+    env.spawn_future_with_callback(guarded, |env, outcome| match outcome {
+        Ok(value) => Ok(value.into()),
+        Err(error) => Err(js_error(env, &error)),
+    })
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("internal error: {text}; please report it")
+}
+
+/// A JS `Error` with `code`, and `file`, `line`, `column`, `pgCode`,
+/// `detail`, `hint`, `excerpt` where they apply.
+fn js_error(env: &Env, error: &error::Error) -> napi::Error {
+    let build = || -> napi::Result<napi::Error> {
+        let mut object = env.create_error(napi::Error::new(Status::GenericFailure, error.to_string()))?;
+        object.set_named_property("code", error.code())?;
+        if let Some(file) = error.file() {
+            object.set_named_property("file", file)?;
+        }
+        if let Some(line) = error.line() {
+            object.set_named_property("line", line)?;
+        }
+        if let Some(failure) = error.sql() {
+            let fields = [
+                ("pgCode", &failure.pg_code),
+                ("detail", &failure.detail),
+                ("hint", &failure.hint),
+                ("excerpt", &failure.excerpt),
+            ];
+            for (name, value) in fields {
+                if let Some(value) = value {
+                    object.set_named_property(name, value.as_str())?;
+                }
+            }
+            if let Some(column) = failure.column {
+                object.set_named_property("column", column)?;
+            }
+        }
+        Ok(napi::Error::from(object.to_unknown()))
+    };
+    build().unwrap_or_else(|failure| failure)
+}
+
+fn saturating_u32(value: usize) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+impl From<migrator::AppliedMigration> for Migration {
+    fn from(applied: migrator::AppliedMigration) -> Self {
+        Self {
+            version: applied.version,
+            name: applied.name,
+            checksum: applied.checksum,
+            duration_ms: applied.duration.as_secs_f64() * 1000.0,
+        }
+    }
+}
+
+impl From<migrator::MigrateReport> for MigrateResult {
+    fn from(report: migrator::MigrateReport) -> Self {
+        Self {
+            applied: report.applied.into_iter().map(Migration::from).collect(),
+            already_applied: saturating_u32(report.already_applied),
+            adopted: report.adopted,
+        }
+    }
+}
+
+impl From<migrator::StatusReport> for StatusReport {
+    fn from(report: migrator::StatusReport) -> Self {
+        Self {
+            migrations: report
+                .entries
+                .into_iter()
+                .map(|entry| MigrationStatus {
+                    version: entry.version,
+                    name: entry.name,
+                    state: entry.state.as_str().to_owned(),
+                    applied_at: entry.applied_at,
+                    duration_ms: entry.duration_ms.map(|ms| ms as f64),
+                    checksum: entry.checksum,
+                })
+                .collect(),
+            pending: saturating_u32(report.pending),
+            applied: saturating_u32(report.applied),
+        }
+    }
+}

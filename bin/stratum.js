@@ -1,0 +1,198 @@
+#!/usr/bin/env node
+// The stratum command: parses arguments, calls the addon, renders the result.
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { parseArgs } = require('node:util');
+
+const USAGE = `Usage: stratum <command> [options]
+
+Commands:
+  migrate   apply every pending migration
+  status    show applied, pending, changed and missing migrations
+  fresh     drop every table of the schema, then migrate from scratch
+  reset     drop every table of the schema, the tracking table too
+
+Options:
+  --dir <path>         migrations directory (default: MIGRATIONS_DIR, package.json "stratum".dir, ./migrations)
+  --url <url>          PostgreSQL URL (default: DATABASE_URL, then PGHOST, PGPORT, PGUSER, ...)
+  --schema <name>      schema of the tracking table (default: public)
+  --table <name>       name of the tracking table (default: migrations)
+  --lock-timeout <ms>  how long to wait for another run's lock (default: 60000)
+  --force              let fresh and reset run with NODE_ENV=production
+  --json               print one JSON document on stdout
+  -h, --help           show this help
+`;
+
+const OPTIONS = {
+  dir: { type: 'string' },
+  url: { type: 'string' },
+  schema: { type: 'string' },
+  table: { type: 'string' },
+  'lock-timeout': { type: 'string' },
+  force: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+const COMMANDS = new Set(['migrate', 'status', 'fresh', 'reset']);
+
+class UsageError extends Error {}
+
+function parse(argv) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(error.message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { help: true };
+  if (positionals.length !== 1) {
+    throw new UsageError(positionals.length ? `unexpected argument: ${positionals[1]}` : 'no command given');
+  }
+  const command = positionals[0];
+  if (!COMMANDS.has(command)) throw new UsageError(`unknown command: ${command}`);
+  let lockTimeoutMs;
+  if (values['lock-timeout'] !== undefined) {
+    lockTimeoutMs = Number(values['lock-timeout']);
+    if (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 0) {
+      throw new UsageError(`--lock-timeout takes a whole number of milliseconds, not ${values['lock-timeout']}`);
+    }
+  }
+  const options = {
+    databaseUrl: values.url,
+    dir: values.dir,
+    schema: values.schema,
+    table: values.table,
+    lockTimeoutMs,
+    force: values.force,
+  };
+  for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
+  return { command, options, json: Boolean(values.json) };
+}
+
+function colours(stream) {
+  const on = stream.isTTY && !process.env.NO_COLOR;
+  const paint = (code) => (text) => (on ? `\u001b[${code}m${text}\u001b[0m` : String(text));
+  return { green: paint(32), yellow: paint(33), red: paint(31), dim: paint(2), bold: paint(1) };
+}
+
+const ms = (value) => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
+
+function renderMigrate(result, elapsed, out, c) {
+  for (const name of result.adopted) {
+    out.write(`${c.yellow('adopted')}  ${name}: recorded its checksum (applied by the earlier runner)\n`);
+  }
+  if (result.applied.length === 0) {
+    out.write(`Nothing to migrate: ${result.alreadyApplied} already applied.\n`);
+    return;
+  }
+  out.write(
+    `${c.bold(`${result.applied.length} applied`)}, ${result.alreadyApplied} already applied, in ${ms(elapsed)}.\n`,
+  );
+}
+
+function renderStatus(report, out, c) {
+  const paint = { applied: c.green, pending: c.yellow, changed: c.red, missing: c.red };
+  const rows = report.migrations.map((m) => [String(m.version), m.name, m.state, m.appliedAt || '']);
+  const header = ['version', 'name', 'state', 'applied at'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells, paintState) =>
+    cells
+      .map((cell, i) => {
+        const padded = i === 0 ? cell.padStart(widths[i]) : cell.padEnd(widths[i]);
+        return i === 2 && paintState ? paint[cell](padded) : padded;
+      })
+      .join('  ')
+      .trimEnd();
+  out.write(`${c.dim(line(header, false))}\n`);
+  for (const row of rows) out.write(`${line(row, true)}\n`);
+  const counts = { applied: 0, pending: 0, changed: 0, missing: 0 };
+  for (const m of report.migrations) counts[m.state] += 1;
+  const parts = Object.entries(counts)
+    .filter(([state, n]) => n > 0 || state === 'applied' || state === 'pending')
+    .map(([state, n]) => `${n} ${state}`);
+  out.write(`${parts.join(', ')}\n`);
+}
+
+function errorDocument(error) {
+  const document = { code: error.code || 'E_INTERNAL', message: error.message };
+  for (const key of ['file', 'line', 'column', 'pgCode', 'detail', 'hint']) {
+    if (error[key] !== undefined) document[key] = error[key];
+  }
+  return document;
+}
+
+function renderError(error, err, c) {
+  err.write(`${c.red(`error[${error.code || 'E_INTERNAL'}]`)}: ${error.message}\n`);
+  if (error.excerpt) {
+    const [source, caret] = error.excerpt.split('\n');
+    const gutter = String(error.line || '').length;
+    err.write(`${' '.repeat(gutter)} |\n${error.line} | ${source}\n${' '.repeat(gutter)} | ${c.red(caret)}\n`);
+  }
+  if (error.detail) err.write(`detail: ${error.detail}\n`);
+  if (error.hint) err.write(`help: ${error.hint}\n`);
+}
+
+function loadDotEnv() {
+  const file = path.resolve('.env');
+  // process.loadEnvFile never overrides a variable that is already set.
+  if (fs.existsSync(file)) process.loadEnvFile(file);
+}
+
+async function main(argv) {
+  const out = process.stdout;
+  const err = process.stderr;
+  let request;
+  try {
+    request = parse(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    err.write(`stratum: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (request.help) {
+    out.write(USAGE);
+    return 0;
+  }
+  loadDotEnv();
+  const stratum = require('..');
+  const { command, options, json } = request;
+  const c = colours(out);
+  if (!json && (command === 'migrate' || command === 'fresh')) {
+    options.onProgress = (event) => {
+      if (event.event === 'end') out.write(`${c.green('applied')}  ${event.name} ${c.dim(`(${ms(event.durationMs)})`)}\n`);
+    };
+  }
+  const started = performance.now();
+  try {
+    const result = await stratum[command](options);
+    const elapsed = performance.now() - started;
+    if (json) {
+      out.write(`${JSON.stringify(result)}\n`);
+    } else if (command === 'status') {
+      renderStatus(result, out, c);
+    } else if (command === 'reset') {
+      out.write(`Dropped ${result.dropped} objects.\n`);
+    } else {
+      renderMigrate(result, elapsed, out, c);
+    }
+    return 0;
+  } catch (error) {
+    if (json) out.write(`${JSON.stringify({ error: errorDocument(error) })}\n`);
+    else renderError(error, err, colours(err));
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    process.stderr.write(`stratum: internal error: ${error && error.stack ? error.stack : error}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,126 @@
+//! The four commands, end to end: resolve the settings, read the files,
+//! connect, run the migrator, and mask the password in whatever fails.
+
+use std::path::PathBuf;
+
+use crate::database::connection::ConnectionSettings;
+use crate::database::migrator::{MigrateReport, Migrator, Progress, StatusReport};
+use crate::database::postgres::PostgresExecutor;
+use crate::error::{Error, Result};
+use crate::options::{Options, ProcessEnvironment, Settings};
+use crate::source::read_migrations;
+
+/// A progress callback that ignores every event.
+pub fn no_progress(_: Progress<'_>) {}
+
+pub async fn migrate(
+    options: Options,
+    progress: &(dyn Fn(Progress<'_>) + Sync),
+) -> Result<MigrateReport> {
+    let context = Context::new(options)?;
+    let migrations = read_migrations(&context.settings.dir)?;
+    let outcome = async {
+        let mut executor = context.connect().await?;
+        Migrator::new(&context.settings, &migrations)
+            .migrate(&mut executor, progress)
+            .await
+    }
+    .await;
+    context.finish(outcome)
+}
+
+pub async fn status(options: Options) -> Result<StatusReport> {
+    let context = Context::new(options)?;
+    let migrations = read_migrations(&context.settings.dir)?;
+    let outcome = async {
+        let mut executor = context.connect().await?;
+        Migrator::new(&context.settings, &migrations)
+            .status(&mut executor)
+            .await
+    }
+    .await;
+    context.finish(outcome)
+}
+
+pub async fn fresh(
+    options: Options,
+    progress: &(dyn Fn(Progress<'_>) + Sync),
+) -> Result<MigrateReport> {
+    let context = Context::new(options)?;
+    context.settings.guard_destructive("fresh")?;
+    // The files are checked before anything is dropped.
+    let migrations = read_migrations(&context.settings.dir)?;
+    let outcome = async {
+        let mut executor = context.connect().await?;
+        Migrator::new(&context.settings, &migrations)
+            .fresh(&mut executor, progress)
+            .await
+    }
+    .await;
+    context.finish(outcome)
+}
+
+pub async fn reset(options: Options) -> Result<usize> {
+    let context = Context::new(options)?;
+    context.settings.guard_destructive("reset")?;
+    let outcome = async {
+        let mut executor = context.connect().await?;
+        Migrator::new(&context.settings, &[]).reset(&mut executor).await
+    }
+    .await;
+    context.finish(outcome)
+}
+
+struct Context {
+    settings: Settings,
+    connection: ConnectionSettings,
+}
+
+impl Context {
+    fn new(options: Options) -> Result<Self> {
+        let secret = options
+            .database_url
+            .as_deref()
+            .and_then(password_in_url)
+            .map(str::to_owned);
+        let resolve = || {
+            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            let settings = Settings::resolve(options, &ProcessEnvironment, &cwd)?;
+            let connection =
+                ConnectionSettings::resolve(settings.database_url.as_deref(), &ProcessEnvironment)?;
+            Ok(Self {
+                settings,
+                connection,
+            })
+        };
+        resolve().map_err(|error: Error| error.redact(secret.as_deref()))
+    }
+
+    async fn connect(&self) -> Result<PostgresExecutor> {
+        Ok(PostgresExecutor::new(self.connection.connect().await?))
+    }
+
+    fn finish<T>(&self, outcome: Result<T>) -> Result<T> {
+        outcome.map_err(|error| error.redact(self.connection.password.as_deref()))
+    }
+}
+
+/// The password of a `postgres://user:password@host` URL, found without
+/// parsing, so it can be masked even in the error of a URL that does not parse.
+fn password_in_url(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let userinfo = &rest[..rest.rfind('@')?];
+    userinfo.split_once(':').map(|(_, password)| password)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::password_in_url;
+
+    #[test]
+    fn finds_the_password_of_a_url() {
+        assert_eq!(password_in_url("postgres://u:p%40ss@h/db"), Some("p%40ss"));
+        assert_eq!(password_in_url("postgres://u@h/db"), None);
+        assert_eq!(password_in_url("host=x password=y"), None);
+    }
+}

@@ -1,0 +1,286 @@
+//! Connection settings the way libpq users expect them: a URL (or
+//! `key=value` string) first, then the PG* variables, then libpq's defaults.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::{Client, Config, NoTls};
+
+use crate::error::{Error, Result};
+use crate::options::Environment;
+
+/// Where the server's unix socket lives on the common distributions.
+const SOCKET_DIRS: &[&str] = &["/var/run/postgresql", "/tmp"];
+const DEFAULT_PORT: u16 = 5432;
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A resolved connection: the driver's config, and what may be shown of it.
+#[derive(Debug, Clone)]
+pub struct ConnectionSettings {
+    config: Config,
+    /// `user@host:port/database`, never with the password.
+    pub label: String,
+    /// Kept only to mask it in any message that might echo it.
+    pub password: Option<String>,
+}
+
+impl ConnectionSettings {
+    pub fn resolve(url: Option<&str>, env: &dyn Environment) -> Result<Self> {
+        let with_port = url.map(|url| with_env_port(url, env)).transpose()?;
+        let mut config = match with_port.as_deref() {
+            Some(url) => url.parse::<Config>().map_err(|error| {
+                Error::Config(format!(
+                    "the database URL is not valid ({error}): expected \
+                     postgres://user:password@host:port/database"
+                ))
+            })?,
+            None => Config::new(),
+        };
+        let url_sets_ssl_mode = url.is_some_and(|url| url.contains("sslmode"));
+        if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
+            match env.var("PGHOST") {
+                Some(hosts) => {
+                    for host in hosts.split(',') {
+                        config.host(host);
+                    }
+                }
+                None if env.var("PGHOSTADDR").is_none() => {
+                    config.host(default_host(env));
+                }
+                None => {}
+            }
+            if let Some(addr) = env.var("PGHOSTADDR") {
+                let addr = addr
+                    .parse()
+                    .map_err(|_| Error::Config(format!("PGHOSTADDR={addr} is not an IP address")))?;
+                config.hostaddr(addr);
+            }
+        }
+        if config.get_ports().is_empty() {
+            config.port(env_port(env)?);
+        }
+        if config.get_user().is_none() {
+            config.user(env.var("PGUSER").unwrap_or_else(|| os_user(env)));
+        }
+        if config.get_password().is_none()
+            && let Some(password) = env.var("PGPASSWORD")
+        {
+            config.password(password);
+        }
+        if config.get_dbname().is_none() {
+            let dbname = env
+                .var("PGDATABASE")
+                .or_else(|| config.get_user().map(str::to_owned))
+                .unwrap_or_else(|| "postgres".into());
+            config.dbname(dbname);
+        }
+        if !url_sets_ssl_mode && let Some(mode) = env.var("PGSSLMODE") {
+            config.ssl_mode(parse_ssl_mode(&mode)?);
+        }
+        if config.get_connect_timeout().is_none() {
+            let timeout = env
+                .var("PGCONNECT_TIMEOUT")
+                .and_then(|seconds| seconds.parse().ok())
+                .map_or(DEFAULT_CONNECT_TIMEOUT, Duration::from_secs);
+            config.connect_timeout(timeout);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("stratum");
+        }
+        if config.get_ssl_mode() == SslMode::Require {
+            return Err(Error::Config(
+                "sslmode=require needs TLS, which this build does not offer yet: \
+                 connect with sslmode=disable or prefer"
+                    .into(),
+            ));
+        }
+        let password = config
+            .get_password()
+            .map(|bytes| String::from_utf8_lossy(bytes).into_owned());
+        Ok(Self {
+            label: label(&config),
+            config,
+            password,
+        })
+    }
+
+    /// Opens a connection and drives it on the current runtime.
+    pub async fn connect(&self) -> Result<Client> {
+        let (client, connection) = self
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|error| Error::Connect(format!("{} ({})", describe(&error), self.label)))?;
+        tokio::spawn(async move {
+            // The client reports a closed connection on its next call, so the
+            // driver's own error is not needed here.
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
+}
+
+/// The URL with `PGPORT` given to every host that names no port. The URL
+/// parser fills in 5432 for such a host, so libpq's fallback to `PGPORT`
+/// has to happen in the text.
+fn with_env_port(url: &str, env: &dyn Environment) -> Result<String> {
+    let Some(port) = env.var("PGPORT") else {
+        return Ok(url.to_owned());
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| Error::Config(format!("PGPORT={port} is not a port number")))?;
+    let Some((scheme, rest)) = url.split_once("://") else {
+        let names_port = url.split_whitespace().any(|pair| pair.starts_with("port="));
+        return Ok(if names_port { url.to_owned() } else { format!("{url} port={port}") });
+    };
+    if rest.contains("port=") {
+        return Ok(url.to_owned());
+    }
+    let authority_len = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_len);
+    let (userinfo, hosts) = match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => (format!("{userinfo}@"), hosts),
+        None => (String::new(), authority),
+    };
+    if hosts.is_empty() {
+        return Ok(url.to_owned());
+    }
+    let hosts: Vec<String> = hosts
+        .split(',')
+        .map(|host| {
+            let has_port = host.rsplit_once(':').is_some_and(|(_, after)| !after.contains(']'));
+            if has_port { host.to_owned() } else { format!("{host}:{port}") }
+        })
+        .collect();
+    Ok(format!("{scheme}://{userinfo}{}{tail}", hosts.join(",")))
+}
+
+fn env_port(env: &dyn Environment) -> Result<u16> {
+    env.var("PGPORT").map_or(Ok(DEFAULT_PORT), |port| {
+        port.parse()
+            .map_err(|_| Error::Config(format!("PGPORT={port} is not a port number")))
+    })
+}
+
+/// libpq connects to the local unix socket when no host is given.
+fn default_host(env: &dyn Environment) -> String {
+    let port = env_port(env).unwrap_or(DEFAULT_PORT);
+    SOCKET_DIRS
+        .iter()
+        .find(|dir| Path::new(dir).join(format!(".s.PGSQL.{port}")).exists())
+        .map_or_else(|| "localhost".into(), |dir| (*dir).to_owned())
+}
+
+fn os_user(env: &dyn Environment) -> String {
+    env.var("USER")
+        .or_else(|| env.var("LOGNAME"))
+        .or_else(|| env.var("USERNAME"))
+        .unwrap_or_else(|| "postgres".into())
+}
+
+fn parse_ssl_mode(mode: &str) -> Result<SslMode> {
+    match mode {
+        "disable" => Ok(SslMode::Disable),
+        "allow" | "prefer" => Ok(SslMode::Prefer),
+        "require" | "verify-ca" | "verify-full" => Ok(SslMode::Require),
+        other => Err(Error::Config(format!(
+            "PGSSLMODE={other} is not one of disable, allow, prefer, require, verify-ca, verify-full"
+        ))),
+    }
+}
+
+fn label(config: &Config) -> String {
+    let host = match (config.get_hosts().first(), config.get_hostaddrs().first()) {
+        (Some(Host::Tcp(host)), _) => host.clone(),
+        (Some(Host::Unix(path)), _) => path.display().to_string(),
+        (None, Some(addr)) => addr.to_string(),
+        (None, None) => "localhost".into(),
+    };
+    format!(
+        "{}@{}:{}/{}",
+        config.get_user().unwrap_or(""),
+        host,
+        config.get_ports().first().copied().unwrap_or(DEFAULT_PORT),
+        config.get_dbname().unwrap_or("")
+    )
+}
+
+/// The driver's error with its cause, which is where the useful part is
+/// ("Connection refused", "password authentication failed …").
+pub fn describe(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return db.message().to_owned();
+    }
+    match std::error::Error::source(error) {
+        Some(cause) => format!("{error}: {cause}"),
+        None => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct FakeEnvironment(HashMap<&'static str, &'static str>);
+
+    impl Environment for FakeEnvironment {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|value| (*value).to_owned())
+        }
+    }
+
+    fn env(pairs: &[(&'static str, &'static str)]) -> FakeEnvironment {
+        FakeEnvironment(pairs.iter().copied().collect())
+    }
+
+    #[test]
+    fn the_url_wins_and_the_label_hides_the_password() {
+        let settings = ConnectionSettings::resolve(
+            Some("postgres://app:s3cret@db.example:6543/billing"),
+            &env(&[("PGUSER", "other"), ("PGPORT", "1")]),
+        )
+        .unwrap();
+        assert_eq!(settings.label, "app@db.example:6543/billing");
+        assert_eq!(settings.password.as_deref(), Some("s3cret"));
+        assert!(!format!("{settings:?}").contains("label: \"app:s3cret"));
+    }
+
+    #[test]
+    fn pg_variables_fill_what_the_url_leaves_out() {
+        let settings = ConnectionSettings::resolve(
+            Some("postgres://db.example/billing"),
+            &env(&[("PGUSER", "deploy"), ("PGPASSWORD", "pw"), ("PGPORT", "6000")]),
+        )
+        .unwrap();
+        assert_eq!(settings.label, "deploy@db.example:6000/billing");
+        assert_eq!(settings.password.as_deref(), Some("pw"));
+    }
+
+    #[test]
+    fn without_a_url_libpq_defaults_apply() {
+        let settings = ConnectionSettings::resolve(
+            None,
+            &env(&[("PGHOST", "10.0.0.5"), ("USER", "alice")]),
+        )
+        .unwrap();
+        assert_eq!(settings.label, "alice@10.0.0.5:5432/alice");
+    }
+
+    #[test]
+    fn a_bad_url_is_a_config_error_without_the_password() {
+        let error =
+            ConnectionSettings::resolve(Some("postgres://u:topsecret@host:notaport/db"), &env(&[]))
+                .unwrap_err();
+        assert_eq!(error.code(), "E_CONFIG");
+        assert!(!error.to_string().contains("topsecret"));
+    }
+
+    #[test]
+    fn a_bad_port_variable_is_a_config_error() {
+        let error = ConnectionSettings::resolve(None, &env(&[("PGPORT", "x")])).unwrap_err();
+        assert_eq!(error.code(), "E_CONFIG");
+    }
+}

@@ -1,0 +1,54 @@
+//! The narrow seam between the apply loop and a connection: run a batch of
+//! SQL, query rows. The loop, the lock and the tracking logic are written
+//! once against this trait; each transport implements only these two calls.
+
+use std::future::Future;
+
+/// A row of a simple query: every value as PostgreSQL's text, NULL as `None`.
+pub type Row = Vec<Option<String>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecErrorKind {
+    /// The server refused a statement; the connection is still usable.
+    Database,
+    /// The connection is gone.
+    ConnectionLost,
+    /// Anything else the transport could not do.
+    Transport,
+}
+
+/// A failed batch, with what PostgreSQL said about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecError {
+    pub kind: ExecErrorKind,
+    pub message: String,
+    pub sqlstate: Option<String>,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+    /// PostgreSQL's 1-based character position in the batch, when it gave one.
+    pub position: Option<u32>,
+    /// How many statements of the batch completed before the failing one.
+    pub statements_completed: usize,
+}
+
+impl ExecError {
+    pub fn transport(message: impl Into<String>) -> Self {
+        Self {
+            kind: ExecErrorKind::Transport,
+            message: message.into(),
+            sqlstate: None,
+            detail: None,
+            hint: None,
+            position: None,
+            statements_completed: 0,
+        }
+    }
+}
+
+pub trait Executor: Send {
+    /// Runs `sql`, one or more statements, as one message to the server.
+    fn execute(&mut self, sql: &str) -> impl Future<Output = Result<(), ExecError>> + Send;
+
+    /// Runs one query and returns its rows as text.
+    fn query(&mut self, sql: &str) -> impl Future<Output = Result<Vec<Row>, ExecError>> + Send;
+}

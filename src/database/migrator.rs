@@ -1,0 +1,346 @@
+//! The apply loop, written once over the executor trait: read the tracking
+//! table, plan, lock, apply each pending migration in its own transaction
+//! together with its tracking row, and drop everything for fresh and reset.
+
+use std::time::{Duration, Instant};
+
+use stratum_core::position::{byte_offset_of_char, line_column_at_byte, line_text};
+use stratum_core::{Migration, Plan, PlanError, State};
+
+use super::drop::{catalog_sql, drop_everything_sql};
+use super::executor::{ExecError, ExecErrorKind, Executor};
+use super::lock::{LockError, MigrationLock};
+use super::tracking::{Tracking, TrackingState};
+use crate::error::{Error, Result, SqlFailure};
+use crate::options::Settings;
+
+/// A migration as it starts and ends, for progress callbacks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress<'a> {
+    Start { migration: &'a Migration },
+    End { migration: &'a Migration, duration: Duration },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedMigration {
+    pub version: i64,
+    pub name: String,
+    pub checksum: String,
+    pub duration: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MigrateReport {
+    pub applied: Vec<AppliedMigration>,
+    pub already_applied: usize,
+    /// Rows of the earlier runner that took their file's checksum in this run.
+    pub adopted: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusEntry {
+    pub version: i64,
+    pub name: String,
+    pub state: State,
+    pub applied_at: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub checksum: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StatusReport {
+    pub entries: Vec<StatusEntry>,
+    pub pending: usize,
+    pub applied: usize,
+}
+
+pub struct Migrator<'a> {
+    settings: &'a Settings,
+    migrations: &'a [Migration],
+    tracking: Tracking,
+    lock: MigrationLock,
+}
+
+impl<'a> Migrator<'a> {
+    pub fn new(settings: &'a Settings, migrations: &'a [Migration]) -> Self {
+        Self {
+            settings,
+            migrations,
+            tracking: Tracking::new(&settings.tracking),
+            lock: MigrationLock::new(&settings.tracking),
+        }
+    }
+
+    /// Reads and compares without a lock and without writing, not even the
+    /// tracking table's creation.
+    pub async fn status<E: Executor>(&self, executor: &mut E) -> Result<StatusReport> {
+        let state = self.read_tracking(executor).await?;
+        let plan = Plan::new(self.migrations, state.rows());
+        let entries = plan
+            .entries
+            .iter()
+            .map(|entry| StatusEntry {
+                version: entry.version,
+                name: entry.name.clone(),
+                state: entry.state,
+                applied_at: entry.applied.and_then(|row| row.applied_at.clone()),
+                duration_ms: entry.applied.and_then(|row| row.duration_ms),
+                checksum: entry
+                    .applied
+                    .and_then(|row| row.checksum.clone())
+                    .or_else(|| entry.file.map(|file| file.checksum.clone())),
+            })
+            .collect();
+        Ok(StatusReport {
+            entries,
+            pending: plan.count(State::Pending),
+            applied: plan.count(State::Applied) + plan.count(State::Changed),
+        })
+    }
+
+    /// Applies every pending migration. With nothing to do it reads the
+    /// tracking table once and returns: no lock, no write.
+    pub async fn migrate<E: Executor>(
+        &self,
+        executor: &mut E,
+        progress: &(dyn Fn(Progress<'_>) + Sync),
+    ) -> Result<MigrateReport> {
+        let state = self.read_tracking(executor).await?;
+        let plan = Plan::new(self.migrations, state.rows());
+        self.check(&plan)?;
+        if plan.is_up_to_date() {
+            return Ok(MigrateReport {
+                already_applied: plan.count(State::Applied),
+                ..MigrateReport::default()
+            });
+        }
+        self.with_lock(executor, async |executor: &mut E| {
+            self.migrate_locked(executor, progress).await
+        })
+        .await
+    }
+
+    async fn migrate_locked<E: Executor>(
+        &self,
+        executor: &mut E,
+        progress: &(dyn Fn(Progress<'_>) + Sync),
+    ) -> Result<MigrateReport> {
+        // Another run may have finished while this one waited for the lock.
+        let mut state = self.read_tracking(executor).await?;
+        if let Some(sql) = self.tracking.ensure_sql(&state) {
+            executor.execute(&sql).await.map_err(|error| self.tracking_error(error))?;
+            state = self.read_tracking(executor).await?;
+        }
+        let plan = Plan::new(self.migrations, state.rows());
+        self.check(&plan)?;
+
+        let adopt: Vec<&Migration> = plan
+            .entries
+            .iter()
+            .filter(|entry| entry.needs_adoption())
+            .filter_map(|entry| entry.file)
+            .collect();
+        if !adopt.is_empty() {
+            let sql: String = adopt.iter().map(|file| self.tracking.adopt_sql(file)).collect();
+            executor.execute(&sql).await.map_err(|error| self.tracking_error(error))?;
+        }
+
+        let mut report = MigrateReport {
+            already_applied: plan.count(State::Applied),
+            adopted: adopt.iter().map(|file| file.name.clone()).collect(),
+            ..MigrateReport::default()
+        };
+        for migration in plan.pending() {
+            progress(Progress::Start { migration });
+            let started = Instant::now();
+            self.apply(executor, migration).await?;
+            let duration = started.elapsed();
+            progress(Progress::End {
+                migration,
+                duration,
+            });
+            report.applied.push(AppliedMigration {
+                version: migration.version,
+                name: migration.name.clone(),
+                checksum: migration.checksum.clone(),
+                duration,
+            });
+        }
+        Ok(report)
+    }
+
+    /// One round trip: the transaction, the file and its tracking row as one
+    /// message, so the row is written if and only if the file's work is.
+    async fn apply<E: Executor>(&self, executor: &mut E, migration: &Migration) -> Result<()> {
+        const PREFIX: &str = "BEGIN;\n";
+        let batch = format!(
+            "{PREFIX}{}\n;\n{}\nCOMMIT;",
+            migration.sql,
+            self.tracking.insert_sql(migration)
+        );
+        let Err(error) = executor.execute(&batch).await else {
+            return Ok(());
+        };
+        if error.kind == ExecErrorKind::Database {
+            // The failed statement left the transaction aborted; end it.
+            let _ = executor.execute("ROLLBACK").await;
+        }
+        Err(self.migration_error(error, migration, PREFIX.chars().count()))
+    }
+
+    /// Drops every object in the schema, the tracking table included, in one
+    /// transaction under the lock: a failure drops nothing. Returns how many
+    /// objects were dropped.
+    pub async fn reset<E: Executor>(&self, executor: &mut E) -> Result<usize> {
+        self.with_lock(executor, async |executor: &mut E| self.drop_locked(executor).await)
+            .await
+    }
+
+    /// `reset`, then every migration, under one hold of the lock.
+    pub async fn fresh<E: Executor>(
+        &self,
+        executor: &mut E,
+        progress: &(dyn Fn(Progress<'_>) + Sync),
+    ) -> Result<MigrateReport> {
+        self.with_lock(executor, async |executor: &mut E| {
+            self.drop_locked(executor).await?;
+            self.migrate_locked(executor, progress).await
+        })
+        .await
+    }
+
+    async fn drop_locked<E: Executor>(&self, executor: &mut E) -> Result<usize> {
+        let catalog = executor
+            .query(&catalog_sql(&self.settings.tracking.schema))
+            .await
+            .map_err(|error| self.tracking_error(error))?;
+        let Some((sql, count)) = drop_everything_sql(&catalog) else {
+            return Ok(0);
+        };
+        executor
+            .execute(&format!("BEGIN;\n{sql}COMMIT;"))
+            .await
+            .map_err(|error| self.tracking_error(error))?;
+        Ok(count)
+    }
+
+    async fn with_lock<E: Executor, T>(
+        &self,
+        executor: &mut E,
+        work: impl AsyncFnOnce(&mut E) -> Result<T>,
+    ) -> Result<T> {
+        self.lock
+            .acquire(executor, self.settings.lock_timeout)
+            .await
+            .map_err(|error| match error {
+                LockError::TimedOut { waited } => Error::LockTimeout {
+                    waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+                },
+                LockError::Exec(error) => self.tracking_error(error),
+            })?;
+        let outcome = work(executor).await;
+        if !matches!(outcome, Err(Error::ConnectionLost(_))) {
+            // Closing the connection releases the lock too, so a failed
+            // unlock changes nothing the caller needs to hear about.
+            let _ = self.lock.release(executor).await;
+        }
+        outcome
+    }
+
+    /// The plan's verdict, with files named as the user knows them.
+    fn check(&self, plan: &Plan<'_>) -> Result<()> {
+        plan.check().map_err(|error| {
+            Error::Plan(match error {
+                PlanError::Changed { files } => PlanError::Changed {
+                    files: files.iter().map(|file| self.settings.display_path(file)).collect(),
+                },
+                PlanError::OutOfOrder {
+                    file,
+                    newest_applied,
+                    next_free,
+                } => PlanError::OutOfOrder {
+                    file: self.settings.display_path(&file),
+                    newest_applied,
+                    next_free,
+                },
+                missing @ PlanError::Missing { .. } => missing,
+            })
+        })
+    }
+
+    async fn read_tracking<E: Executor>(&self, executor: &mut E) -> Result<TrackingState> {
+        self.tracking
+            .read(executor)
+            .await
+            .map_err(|error| self.tracking_error(error))
+    }
+
+    /// An error of stratum's own SQL, not of a migration file.
+    fn tracking_error(&self, error: ExecError) -> Error {
+        if error.kind != ExecErrorKind::Database {
+            return Error::ConnectionLost(error.message);
+        }
+        Error::Sql(Box::new(SqlFailure {
+            message: format!("{} (on the tracking table {})", error.message, self.tracking.qualified()),
+            pg_code: error.sqlstate,
+            detail: error.detail,
+            hint: error.hint,
+            ..SqlFailure::default()
+        }))
+    }
+
+    /// A failure inside a migration, pinned to its file, line and column.
+    fn migration_error(&self, error: ExecError, migration: &Migration, prefix_chars: usize) -> Error {
+        if error.kind != ExecErrorKind::Database {
+            return Error::ConnectionLost(format!(
+                "{} while applying {}",
+                error.message,
+                self.settings.display_path(&migration.file_name)
+            ));
+        }
+        let offset = error
+            .position
+            .and_then(|position| usize::try_from(position).ok())
+            .and_then(|position| position.checked_sub(1 + prefix_chars))
+            .map(|chars| byte_offset_of_char(&migration.sql, chars))
+            .filter(|offset| *offset < migration.sql.len());
+        let at = offset.map(|offset| line_column_at_byte(&migration.sql, offset));
+        let excerpt = at.map(|at| {
+            let source = line_text(&migration.sql, at.line);
+            let pad = " ".repeat(usize::try_from(at.column.saturating_sub(1)).unwrap_or(0));
+            format!("{source}\n{pad}^")
+        });
+        let hint = error
+            .hint
+            .or_else(|| error.sqlstate.as_deref().and_then(common_hint).map(str::to_owned));
+        Error::Sql(Box::new(SqlFailure {
+            file: Some(self.settings.display_path(&migration.file_name)),
+            line: at.map(|at| at.line),
+            column: at.map(|at| at.column),
+            pg_code: error.sqlstate,
+            message: error.message,
+            detail: error.detail,
+            hint,
+            excerpt,
+        }))
+    }
+}
+
+/// What to do about the failures the migration guide's troubleshooting lists.
+fn common_hint(sqlstate: &str) -> Option<&'static str> {
+    match sqlstate {
+        "23505" => Some(
+            "the data is already there: make the INSERT idempotent with ON CONFLICT DO NOTHING",
+        ),
+        "42P01" => Some(
+            "the relation does not exist: check that an earlier migration creates it, \
+             and that its number is lower than this file's",
+        ),
+        "42P07" | "42710" => Some("it already exists: use CREATE … IF NOT EXISTS"),
+        "25001" => Some(
+            "this statement cannot run inside a transaction block: move it to its own \
+             file whose first line is `-- stratum:no-transaction`",
+        ),
+        _ => None,
+    }
+}

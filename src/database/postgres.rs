@@ -1,0 +1,92 @@
+//! The tokio-postgres transport of the executor trait, over the simple query
+//! protocol: a whole migration goes to the server as one message.
+
+use futures_util::{StreamExt, pin_mut};
+use tokio_postgres::error::ErrorPosition;
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+use super::connection::describe;
+use super::executor::{ExecError, ExecErrorKind, Executor, Row};
+
+pub struct PostgresExecutor {
+    client: Client,
+}
+
+impl PostgresExecutor {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+impl Executor for PostgresExecutor {
+    async fn execute(&mut self, sql: &str) -> Result<(), ExecError> {
+        // The stream tells each completed statement apart, so a failure can
+        // be pinned to its statement even when PostgreSQL gives no position.
+        let stream = self
+            .client
+            .simple_query_raw(sql)
+            .await
+            .map_err(|error| exec_error(&error, 0))?;
+        pin_mut!(stream);
+        let mut completed = 0;
+        while let Some(message) = stream.next().await {
+            match message {
+                Ok(SimpleQueryMessage::CommandComplete(_)) => completed += 1,
+                Ok(_) => {}
+                Err(error) => return Err(exec_error(&error, completed)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn query(&mut self, sql: &str) -> Result<Vec<Row>, ExecError> {
+        let messages = self
+            .client
+            .simple_query(sql)
+            .await
+            .map_err(|error| exec_error(&error, 0))?;
+        Ok(messages
+            .into_iter()
+            .filter_map(|message| match message {
+                SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len())
+                        .map(|index| row.get(index).map(str::to_owned))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+fn exec_error(error: &tokio_postgres::Error, completed: usize) -> ExecError {
+    match error.as_db_error() {
+        Some(db) => ExecError {
+            kind: if db.code().code().starts_with("57P") {
+                // admin_shutdown, crash_shutdown, cannot_connect_now: the
+                // server ended this session.
+                ExecErrorKind::ConnectionLost
+            } else {
+                ExecErrorKind::Database
+            },
+            message: db.message().to_owned(),
+            sqlstate: Some(db.code().code().to_owned()),
+            detail: db.detail().map(str::to_owned),
+            hint: db.hint().map(str::to_owned),
+            position: match db.position() {
+                Some(ErrorPosition::Original(position)) => Some(*position),
+                _ => None,
+            },
+            statements_completed: completed,
+        },
+        None => ExecError {
+            kind: if error.is_closed() || std::error::Error::source(error).is_some() {
+                ExecErrorKind::ConnectionLost
+            } else {
+                ExecErrorKind::Transport
+            },
+            statements_completed: completed,
+            ..ExecError::transport(describe(error))
+        },
+    }
+}

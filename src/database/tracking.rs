@@ -1,0 +1,146 @@
+//! The tracking table: its shape, and the SQL that reads, creates, adopts
+//! and writes it. The shape is the one the app's databases already have
+//! (`id`, `name`, `executed_at`) plus `version`, `checksum` and `duration_ms`.
+
+use stratum_core::{Applied, Migration, MigrationName};
+
+use super::executor::{ExecError, Executor, Row};
+use super::sql::{ident, literal};
+use crate::options::TrackingTable;
+
+/// SQLSTATEs that mean "there is no tracking table yet".
+const UNDEFINED_TABLE: &str = "42P01";
+const INVALID_SCHEMA: &str = "3F000";
+/// The table exists but lacks the columns stratum adds: a legacy table.
+const UNDEFINED_COLUMN: &str = "42703";
+
+const APPLIED_AT: &str =
+    "to_char(executed_at::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+
+/// What the tracking table holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackingState {
+    Absent,
+    /// Written by the earlier runner: no version, checksum or duration columns.
+    Legacy(Vec<Applied>),
+    Current(Vec<Applied>),
+}
+
+impl TrackingState {
+    pub fn rows(&self) -> &[Applied] {
+        match self {
+            Self::Absent => &[],
+            Self::Legacy(rows) | Self::Current(rows) => rows,
+        }
+    }
+}
+
+pub struct Tracking {
+    qualified: String,
+    schema: String,
+}
+
+impl Tracking {
+    pub fn new(table: &TrackingTable) -> Self {
+        Self {
+            qualified: format!("{}.{}", ident(&table.schema), ident(&table.table)),
+            schema: ident(&table.schema),
+        }
+    }
+
+    pub fn qualified(&self) -> &str {
+        &self.qualified
+    }
+
+    /// Reads every row in one round trip when the table is current; a legacy
+    /// or absent table is told apart by the error the first read gets.
+    pub async fn read<E: Executor>(&self, executor: &mut E) -> Result<TrackingState, ExecError> {
+        let current = format!(
+            "SELECT name, version, checksum, {APPLIED_AT}, duration_ms FROM {} ORDER BY id",
+            self.qualified
+        );
+        match executor.query(&current).await {
+            Ok(rows) => Ok(TrackingState::Current(rows.into_iter().map(applied).collect())),
+            Err(error) => match error.sqlstate.as_deref() {
+                Some(UNDEFINED_TABLE | INVALID_SCHEMA) => Ok(TrackingState::Absent),
+                Some(UNDEFINED_COLUMN) => {
+                    let legacy = format!(
+                        "SELECT name, NULL, NULL, {APPLIED_AT}, NULL FROM {} ORDER BY id",
+                        self.qualified
+                    );
+                    let rows = executor.query(&legacy).await?;
+                    Ok(TrackingState::Legacy(rows.into_iter().map(applied).collect()))
+                }
+                _ => Err(error),
+            },
+        }
+    }
+
+    /// Creates the table (and its schema) when absent, and brings a legacy
+    /// table to the current shape in place.
+    pub fn ensure_sql(&self, state: &TrackingState) -> Option<String> {
+        let table = &self.qualified;
+        match state {
+            TrackingState::Current(_) => None,
+            TrackingState::Absent => Some(format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema};
+                 CREATE TABLE IF NOT EXISTS {table} (
+                     id SERIAL PRIMARY KEY,
+                     name VARCHAR(255) UNIQUE NOT NULL,
+                     executed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                     version BIGINT,
+                     checksum VARCHAR(64),
+                     duration_ms BIGINT
+                 );",
+                schema = self.schema
+            )),
+            TrackingState::Legacy(_) => Some(format!(
+                "ALTER TABLE {table}
+                     ADD COLUMN IF NOT EXISTS version BIGINT,
+                     ADD COLUMN IF NOT EXISTS checksum VARCHAR(64),
+                     ADD COLUMN IF NOT EXISTS duration_ms BIGINT;
+                 UPDATE {table} SET version = substring(name from '^[0-9]+')::bigint
+                     WHERE version IS NULL AND name ~ '^[0-9]{{1,18}}_';"
+            )),
+        }
+    }
+
+    /// Records the current checksum of a file applied before checksums were kept.
+    pub fn adopt_sql(&self, migration: &Migration) -> String {
+        format!(
+            "UPDATE {} SET checksum = {} WHERE name = {} AND checksum IS NULL;",
+            self.qualified,
+            literal(&migration.checksum),
+            literal(&migration.name)
+        )
+    }
+
+    /// The row that marks `migration` applied. Its duration is the server's
+    /// own time since the message arrived, so it can share that message.
+    pub fn insert_sql(&self, migration: &Migration) -> String {
+        format!(
+            "INSERT INTO {} (name, version, checksum, duration_ms) VALUES ({}, {}, {}, \
+             (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint);",
+            self.qualified,
+            literal(&migration.name),
+            migration.version,
+            literal(&migration.checksum)
+        )
+    }
+}
+
+fn applied(row: Row) -> Applied {
+    let mut columns = row.into_iter();
+    let mut next = || columns.next().flatten();
+    let name = next().unwrap_or_default();
+    let version = next()
+        .and_then(|version| version.parse().ok())
+        .or_else(|| MigrationName::version_of(&name));
+    Applied {
+        name,
+        version,
+        checksum: next(),
+        applied_at: next(),
+        duration_ms: next().and_then(|ms| ms.parse().ok()),
+    }
+}

@@ -1,0 +1,212 @@
+//! Every way an operation can fail, each with the stable code that Node sees
+//! and the context (file, line, SQLSTATE…) that says what to do about it.
+
+use std::fmt;
+
+use stratum_core::{PlanError, SourceError};
+
+/// A PostgreSQL error raised while applying a migration, mapped to its file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SqlFailure {
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub pg_code: Option<String>,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+    /// The source line and a caret under the column, when the position is known.
+    pub excerpt: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// Bad options or environment.
+    Config(String),
+    /// The migrations directory or a file in it could not be read.
+    Io { path: String, message: String },
+    /// Migration files with bad names, duplicate versions or bad encoding.
+    Source(SourceError),
+    /// The files and the tracking table disagree in a way `migrate` refuses.
+    Plan(PlanError),
+    /// The server could not be reached or refused the connection.
+    Connect(String),
+    /// The connection was lost in the middle of the work.
+    ConnectionLost(String),
+    /// PostgreSQL refused a statement.
+    Sql(Box<SqlFailure>),
+    /// Another run held the migration lock for longer than allowed.
+    LockTimeout { waited_ms: u64 },
+    /// `fresh` or `reset` in production without `force`.
+    Production { command: &'static str },
+    /// A bug: a panic or an impossible state, caught before it reached Node.
+    Internal(String),
+}
+
+impl Error {
+    /// The stable code Node sees as `error.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Config(_) => "E_CONFIG",
+            Self::Io { .. } => "E_IO",
+            Self::Source(SourceError::BadNames(_)) => "E_FILENAME",
+            Self::Source(SourceError::DuplicateVersion { .. }) => "E_DUPLICATE_VERSION",
+            Self::Source(SourceError::NotUtf8 { .. }) => "E_ENCODING",
+            Self::Plan(PlanError::Changed { .. }) => "E_CHANGED",
+            Self::Plan(PlanError::Missing { .. }) => "E_MISSING",
+            Self::Plan(PlanError::OutOfOrder { .. }) => "E_OUT_OF_ORDER",
+            Self::Connect(_) => "E_CONNECT",
+            Self::ConnectionLost(_) => "E_CONNECTION_LOST",
+            Self::Sql(_) => "E_SQL",
+            Self::LockTimeout { .. } => "E_LOCK_TIMEOUT",
+            Self::Production { .. } => "E_PRODUCTION",
+            Self::Internal(_) => "E_INTERNAL",
+        }
+    }
+
+    /// The file the error is about, when there is one.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            Self::Io { path, .. } => Some(path),
+            Self::Source(SourceError::NotUtf8 { file, .. }) => Some(file),
+            Self::Source(SourceError::DuplicateVersion { files, .. }) => {
+                files.first().map(String::as_str)
+            }
+            Self::Source(SourceError::BadNames(names)) => {
+                names.first().map(|(file, _)| file.as_str())
+            }
+            Self::Plan(plan) => plan.file(),
+            Self::Sql(failure) => failure.file.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn line(&self) -> Option<u32> {
+        match self {
+            Self::Source(SourceError::NotUtf8 { line, .. }) => Some(*line),
+            Self::Sql(failure) => failure.line,
+            _ => None,
+        }
+    }
+
+    pub fn sql(&self) -> Option<&SqlFailure> {
+        match self {
+            Self::Sql(failure) => Some(failure),
+            _ => None,
+        }
+    }
+
+    /// The same error with every occurrence of `secret` masked, so that a
+    /// password never reaches a message, a log line or Node.
+    pub fn redact(self, secret: Option<&str>) -> Self {
+        let Some(secret) = secret.filter(|secret| !secret.is_empty()) else {
+            return self;
+        };
+        let mask = |text: String| text.replace(secret, "****");
+        let mask_opt = |text: Option<String>| text.map(mask);
+        match self {
+            Self::Config(message) => Self::Config(mask(message)),
+            Self::Connect(message) => Self::Connect(mask(message)),
+            Self::ConnectionLost(message) => Self::ConnectionLost(mask(message)),
+            Self::Internal(message) => Self::Internal(mask(message)),
+            Self::Sql(failure) => Self::Sql(Box::new(SqlFailure {
+                message: mask(failure.message),
+                detail: mask_opt(failure.detail),
+                hint: mask_opt(failure.hint),
+                excerpt: mask_opt(failure.excerpt),
+                ..*failure
+            })),
+            other => other,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config(message) | Self::Internal(message) => f.write_str(message),
+            Self::Io { path, message } => write!(f, "{path}: {message}"),
+            Self::Source(error) => error.fmt(f),
+            Self::Plan(error) => error.fmt(f),
+            Self::Connect(message) => write!(f, "cannot connect to PostgreSQL: {message}"),
+            Self::ConnectionLost(message) => write!(
+                f,
+                "the connection to PostgreSQL was lost: {message}; the migration \
+                 that was running was rolled back by the server, run again to finish"
+            ),
+            Self::Sql(failure) => {
+                if let Some(file) = &failure.file {
+                    write!(f, "{file}")?;
+                    if let (Some(line), Some(column)) = (failure.line, failure.column) {
+                        write!(f, ":{line}:{column}")?;
+                    }
+                    f.write_str(": ")?;
+                }
+                f.write_str(&failure.message)?;
+                if let Some(code) = &failure.pg_code {
+                    write!(f, " (SQLSTATE {code})")?;
+                }
+                Ok(())
+            }
+            Self::LockTimeout { waited_ms } => write!(
+                f,
+                "another migration run held the migration lock for {waited_ms} ms; \
+                 wait for it to finish, or raise lockTimeoutMs"
+            ),
+            Self::Production { command } => write!(
+                f,
+                "refusing to run `{command}` with NODE_ENV=production: it drops every \
+                 table; pass --force (or force: true) if you really mean it"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<SourceError> for Error {
+    fn from(error: SourceError) -> Self {
+        Self::Source(error)
+    }
+}
+
+impl From<PlanError> for Error {
+    fn from(error: PlanError) -> Self {
+        Self::Plan(error)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_masks_the_password_everywhere() {
+        let error = Error::Sql(Box::new(SqlFailure {
+            message: "password hunter2 rejected".into(),
+            detail: Some("hunter2".into()),
+            ..SqlFailure::default()
+        }))
+        .redact(Some("hunter2"));
+        let failure = error.sql().unwrap();
+        assert!(!failure.message.contains("hunter2"));
+        assert_eq!(failure.detail.as_deref(), Some("****"));
+    }
+
+    #[test]
+    fn an_empty_secret_masks_nothing() {
+        let error = Error::Connect("refused".into()).redact(Some(""));
+        assert_eq!(error.to_string(), "cannot connect to PostgreSQL: refused");
+    }
+
+    #[test]
+    fn codes_are_stable() {
+        assert_eq!(Error::LockTimeout { waited_ms: 1 }.code(), "E_LOCK_TIMEOUT");
+        assert_eq!(
+            Error::Production { command: "fresh" }.code(),
+            "E_PRODUCTION"
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! What a caller asks for, resolved against the environment into the
+//! settings every operation runs with: where the files are, which tracking
+//! table, how long to wait for the lock, and whether this is production.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// The options of `migrate`, `status`, `fresh` and `reset`, all optional.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub database_url: Option<String>,
+    pub dir: Option<String>,
+    pub schema: Option<String>,
+    pub table: Option<String>,
+    pub lock_timeout_ms: Option<u64>,
+    pub force: bool,
+}
+
+/// The schema and name of the tracking table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingTable {
+    pub schema: String,
+    pub table: String,
+}
+
+impl Default for TrackingTable {
+    fn default() -> Self {
+        Self {
+            schema: "public".into(),
+            table: "migrations".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: Option<String>,
+    pub dir: PathBuf,
+    /// `dir` as the user knows it: relative to the working directory when inside it.
+    pub display_dir: PathBuf,
+    pub tracking: TrackingTable,
+    pub lock_timeout: Duration,
+    pub force: bool,
+    pub production: bool,
+}
+
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Reads one environment variable; a function so tests can pass their own.
+pub trait Environment {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnvironment;
+
+impl Environment for ProcessEnvironment {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|value| !value.is_empty())
+    }
+}
+
+impl Settings {
+    pub fn resolve(options: Options, env: &dyn Environment, cwd: &Path) -> Result<Self> {
+        let dir = match options.dir.or_else(|| env.var("MIGRATIONS_DIR")) {
+            Some(dir) => cwd.join(dir),
+            None => dir_from_package_json(cwd)?.unwrap_or_else(|| cwd.join("migrations")),
+        };
+        let tracking = TrackingTable {
+            schema: non_empty(options.schema, "schema")?.unwrap_or_else(|| "public".into()),
+            table: non_empty(options.table, "table")?.unwrap_or_else(|| "migrations".into()),
+        };
+        let display_dir = dir.strip_prefix(cwd).map_or_else(|_| dir.clone(), Path::to_path_buf);
+        Ok(Self {
+            database_url: options.database_url.or_else(|| env.var("DATABASE_URL")),
+            dir,
+            display_dir,
+            tracking,
+            lock_timeout: options
+                .lock_timeout_ms
+                .map_or(DEFAULT_LOCK_TIMEOUT, Duration::from_millis),
+            force: options.force,
+            production: env.var("NODE_ENV").as_deref() == Some("production"),
+        })
+    }
+
+    /// How a migration file is named in messages: `migrations/001_x.sql`.
+    pub fn display_path(&self, file_name: &str) -> String {
+        self.display_dir.join(file_name).display().to_string()
+    }
+
+    /// Refuses a destructive command in production unless forced.
+    pub fn guard_destructive(&self, command: &'static str) -> Result<()> {
+        if self.production && !self.force {
+            return Err(Error::Production { command });
+        }
+        Ok(())
+    }
+}
+
+fn non_empty(value: Option<String>, option: &str) -> Result<Option<String>> {
+    match value {
+        Some(value) if value.is_empty() || value.len() > 63 => Err(Error::Config(format!(
+            "the {option} option must be 1 to 63 characters long"
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// `"stratum": { "dir": … }` in the nearest package.json above `cwd`,
+/// resolved against that package.json's folder.
+fn dir_from_package_json(cwd: &Path) -> Result<Option<PathBuf>> {
+    for folder in cwd.ancestors() {
+        let manifest = folder.join("package.json");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let json: serde_json::Value = serde_json::from_str(&text).map_err(|error| {
+            Error::Config(format!("{}: not valid JSON: {error}", manifest.display()))
+        })?;
+        return Ok(json
+            .get("stratum")
+            .and_then(|section| section.get("dir"))
+            .and_then(serde_json::Value::as_str)
+            .map(|dir| folder.join(dir)));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct FakeEnvironment(HashMap<&'static str, &'static str>);
+
+    impl Environment for FakeEnvironment {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|value| (*value).to_owned())
+        }
+    }
+
+    fn env(pairs: &[(&'static str, &'static str)]) -> FakeEnvironment {
+        FakeEnvironment(pairs.iter().copied().collect())
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("stratum-options-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_option_beats_the_environment() {
+        let cwd = scratch("option");
+        let settings = Settings::resolve(
+            Options {
+                dir: Some("db".into()),
+                database_url: Some("postgres://a@b/c".into()),
+                ..Options::default()
+            },
+            &env(&[("MIGRATIONS_DIR", "other"), ("DATABASE_URL", "postgres://x@y/z")]),
+            &cwd,
+        )
+        .unwrap();
+        assert_eq!(settings.dir, cwd.join("db"));
+        assert_eq!(settings.database_url.as_deref(), Some("postgres://a@b/c"));
+    }
+
+    #[test]
+    fn package_json_gives_the_dir_relative_to_itself() {
+        let root = scratch("package");
+        std::fs::write(root.join("package.json"), r#"{"stratum":{"dir":"db/migrations"}}"#)
+            .unwrap();
+        let nested = root.join("src");
+        std::fs::create_dir_all(&nested).unwrap();
+        let settings = Settings::resolve(Options::default(), &env(&[]), &nested).unwrap();
+        assert_eq!(settings.dir, root.join("db/migrations"));
+        assert_eq!(settings.tracking, TrackingTable::default());
+        assert_eq!(settings.lock_timeout, DEFAULT_LOCK_TIMEOUT);
+    }
+
+    #[test]
+    fn production_refuses_destruction_unless_forced() {
+        let cwd = scratch("production");
+        let production = env(&[("NODE_ENV", "production")]);
+        let settings = Settings::resolve(Options::default(), &production, &cwd).unwrap();
+        assert_eq!(
+            settings.guard_destructive("fresh"),
+            Err(Error::Production { command: "fresh" })
+        );
+        let forced = Options {
+            force: true,
+            ..Options::default()
+        };
+        let settings = Settings::resolve(forced, &production, &cwd).unwrap();
+        assert!(settings.guard_destructive("fresh").is_ok());
+    }
+
+    #[test]
+    fn an_empty_table_name_is_a_config_error() {
+        let cwd = scratch("table");
+        let options = Options {
+            table: Some(String::new()),
+            ..Options::default()
+        };
+        let error = Settings::resolve(options, &env(&[]), &cwd).unwrap_err();
+        assert_eq!(error.code(), "E_CONFIG");
+    }
+}
