@@ -65,7 +65,9 @@ pub async fn reset(options: Options) -> Result<usize> {
     context.settings.guard_destructive("reset")?;
     let outcome = async {
         let mut executor = context.connect().await?;
-        Migrator::new(&context.settings, &[]).reset(&mut executor).await
+        Migrator::new(&context.settings, &[])
+            .reset(&mut executor)
+            .await
     }
     .await;
     context.finish(outcome)

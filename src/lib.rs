@@ -39,7 +39,8 @@ pub struct Options {
     pub force: Option<bool>,
     /// Called as each migration starts and ends.
     #[napi(ts_type = "(event: ProgressEvent) => void")]
-    pub on_progress: Option<ThreadsafeFunction<ProgressEvent, Unknown<'static>, ProgressEvent, Status, false>>,
+    pub on_progress:
+        Option<ThreadsafeFunction<ProgressEvent, Unknown<'static>, ProgressEvent, Status, false>>,
 }
 
 /// A migration starting or ending.
@@ -109,7 +110,9 @@ pub fn migrate(env: &Env, options: Option<Options>) -> napi::Result<PromiseRaw<'
     let (options, on_progress) = split(options);
     spawn(env, async move {
         let progress = progress_reporter(on_progress.as_ref());
-        commands::migrate(options, &progress).await.map(MigrateResult::from)
+        commands::migrate(options, &progress)
+            .await
+            .map(MigrateResult::from)
     })
 }
 
@@ -117,7 +120,9 @@ pub fn migrate(env: &Env, options: Option<Options>) -> napi::Result<PromiseRaw<'
 #[napi(ts_return_type = "Promise<StatusReport>")]
 pub fn status(env: &Env, options: Option<Options>) -> napi::Result<PromiseRaw<'_, StatusReport>> {
     let (options, _) = split(options);
-    spawn(env, async move { commands::status(options).await.map(StatusReport::from) })
+    spawn(env, async move {
+        commands::status(options).await.map(StatusReport::from)
+    })
 }
 
 /// Drops every object of the schema, the tracking table included, then migrates from scratch.
@@ -126,7 +131,9 @@ pub fn fresh(env: &Env, options: Option<Options>) -> napi::Result<PromiseRaw<'_,
     let (options, on_progress) = split(options);
     spawn(env, async move {
         let progress = progress_reporter(on_progress.as_ref());
-        commands::fresh(options, &progress).await.map(MigrateResult::from)
+        commands::fresh(options, &progress)
+            .await
+            .map(MigrateResult::from)
     })
 }
 
@@ -141,7 +148,8 @@ pub fn reset(env: &Env, options: Option<Options>) -> napi::Result<PromiseRaw<'_,
     })
 }
 
-type ProgressCallback = ThreadsafeFunction<ProgressEvent, Unknown<'static>, ProgressEvent, Status, false>;
+type ProgressCallback =
+    ThreadsafeFunction<ProgressEvent, Unknown<'static>, ProgressEvent, Status, false>;
 
 fn split(options: Option<Options>) -> (options::Options, Option<ProgressCallback>) {
     let Some(options) = options else {
@@ -182,7 +190,9 @@ fn progress_reporter(callback: Option<&ProgressCallback>) -> impl Fn(Progress<'_
         };
         // A callback that throws must not take the process down: its error
         // arrives here and is dropped.
-        callback.call_with_return_value(event, ThreadsafeFunctionCallMode::NonBlocking, |_, _| Ok(()));
+        callback.call_with_return_value(event, ThreadsafeFunctionCallMode::NonBlocking, |_, _| {
+            Ok(())
+        });
     }
 }
 
@@ -221,7 +231,8 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// `detail`, `hint`, `excerpt` where they apply.
 fn js_error(env: &Env, error: &error::Error) -> napi::Error {
     let build = || -> napi::Result<napi::Error> {
-        let mut object = env.create_error(napi::Error::new(Status::GenericFailure, error.to_string()))?;
+        let mut object =
+            env.create_error(napi::Error::new(Status::GenericFailure, error.to_string()))?;
         object.set_named_property("code", error.code())?;
         if let Some(file) = error.file() {
             object.set_named_property("file", file)?;

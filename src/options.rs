@@ -72,7 +72,9 @@ impl Settings {
             schema: non_empty(options.schema, "schema")?.unwrap_or_else(|| "public".into()),
             table: non_empty(options.table, "table")?.unwrap_or_else(|| "migrations".into()),
         };
-        let display_dir = dir.strip_prefix(cwd).map_or_else(|_| dir.clone(), Path::to_path_buf);
+        let display_dir = dir
+            .strip_prefix(cwd)
+            .map_or_else(|_| dir.clone(), Path::to_path_buf);
         Ok(Self {
             database_url: options.database_url.or_else(|| env.var("DATABASE_URL")),
             dir,
@@ -147,7 +149,8 @@ mod tests {
     }
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("stratum-options-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("stratum-options-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }
@@ -161,7 +164,10 @@ mod tests {
                 database_url: Some("postgres://a@b/c".into()),
                 ..Options::default()
             },
-            &env(&[("MIGRATIONS_DIR", "other"), ("DATABASE_URL", "postgres://x@y/z")]),
+            &env(&[
+                ("MIGRATIONS_DIR", "other"),
+                ("DATABASE_URL", "postgres://x@y/z"),
+            ]),
             &cwd,
         )
         .unwrap();
@@ -172,8 +178,11 @@ mod tests {
     #[test]
     fn package_json_gives_the_dir_relative_to_itself() {
         let root = scratch("package");
-        std::fs::write(root.join("package.json"), r#"{"stratum":{"dir":"db/migrations"}}"#)
-            .unwrap();
+        std::fs::write(
+            root.join("package.json"),
+            r#"{"stratum":{"dir":"db/migrations"}}"#,
+        )
+        .unwrap();
         let nested = root.join("src");
         std::fs::create_dir_all(&nested).unwrap();
         let settings = Settings::resolve(Options::default(), &env(&[]), &nested).unwrap();

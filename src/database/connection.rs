@@ -51,9 +51,9 @@ impl ConnectionSettings {
                 None => {}
             }
             if let Some(addr) = env.var("PGHOSTADDR") {
-                let addr = addr
-                    .parse()
-                    .map_err(|_| Error::Config(format!("PGHOSTADDR={addr} is not an IP address")))?;
+                let addr = addr.parse().map_err(|_| {
+                    Error::Config(format!("PGHOSTADDR={addr} is not an IP address"))
+                })?;
                 config.hostaddr(addr);
             }
         }
@@ -107,11 +107,10 @@ impl ConnectionSettings {
 
     /// Opens a connection and drives it on the current runtime.
     pub async fn connect(&self) -> Result<Client> {
-        let (client, connection) = self
-            .config
-            .connect(NoTls)
-            .await
-            .map_err(|error| Error::Connect(format!("{} ({})", describe(&error), self.label)))?;
+        let (client, connection) =
+            self.config.connect(NoTls).await.map_err(|error| {
+                Error::Connect(format!("{} ({})", describe(&error), self.label))
+            })?;
         tokio::spawn(async move {
             // The client reports a closed connection on its next call, so the
             // driver's own error is not needed here.
@@ -133,7 +132,11 @@ fn with_env_port(url: &str, env: &dyn Environment) -> Result<String> {
         .map_err(|_| Error::Config(format!("PGPORT={port} is not a port number")))?;
     let Some((scheme, rest)) = url.split_once("://") else {
         let names_port = url.split_whitespace().any(|pair| pair.starts_with("port="));
-        return Ok(if names_port { url.to_owned() } else { format!("{url} port={port}") });
+        return Ok(if names_port {
+            url.to_owned()
+        } else {
+            format!("{url} port={port}")
+        });
     };
     if rest.contains("port=") {
         return Ok(url.to_owned());
@@ -150,8 +153,14 @@ fn with_env_port(url: &str, env: &dyn Environment) -> Result<String> {
     let hosts: Vec<String> = hosts
         .split(',')
         .map(|host| {
-            let has_port = host.rsplit_once(':').is_some_and(|(_, after)| !after.contains(']'));
-            if has_port { host.to_owned() } else { format!("{host}:{port}") }
+            let has_port = host
+                .rsplit_once(':')
+                .is_some_and(|(_, after)| !after.contains(']'));
+            if has_port {
+                host.to_owned()
+            } else {
+                format!("{host}:{port}")
+            }
         })
         .collect();
     Ok(format!("{scheme}://{userinfo}{}{tail}", hosts.join(",")))
@@ -252,7 +261,11 @@ mod tests {
     fn pg_variables_fill_what_the_url_leaves_out() {
         let settings = ConnectionSettings::resolve(
             Some("postgres://db.example/billing"),
-            &env(&[("PGUSER", "deploy"), ("PGPASSWORD", "pw"), ("PGPORT", "6000")]),
+            &env(&[
+                ("PGUSER", "deploy"),
+                ("PGPASSWORD", "pw"),
+                ("PGPORT", "6000"),
+            ]),
         )
         .unwrap();
         assert_eq!(settings.label, "deploy@db.example:6000/billing");
@@ -261,11 +274,9 @@ mod tests {
 
     #[test]
     fn without_a_url_libpq_defaults_apply() {
-        let settings = ConnectionSettings::resolve(
-            None,
-            &env(&[("PGHOST", "10.0.0.5"), ("USER", "alice")]),
-        )
-        .unwrap();
+        let settings =
+            ConnectionSettings::resolve(None, &env(&[("PGHOST", "10.0.0.5"), ("USER", "alice")]))
+                .unwrap();
         assert_eq!(settings.label, "alice@10.0.0.5:5432/alice");
     }
 

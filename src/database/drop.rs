@@ -68,7 +68,10 @@ pub fn drop_everything_sql(catalog: &[Row]) -> Option<(String, usize)> {
             continue;
         }
         count += names.len();
-        sql.push_str(&format!("DROP {kind} IF EXISTS {} CASCADE;\n", names.join(", ")));
+        sql.push_str(&format!(
+            "DROP {kind} IF EXISTS {} CASCADE;\n",
+            names.join(", ")
+        ));
     }
     (count > 0).then_some((sql, count))
 }

@@ -29,7 +29,10 @@ impl MigrationLock {
     /// Advisory locks are per database already, so the key only needs the
     /// schema and table: two tracking tables never block each other.
     pub fn new(table: &TrackingTable) -> Self {
-        let digest = checksum(&format!("stratum migration lock {}.{}", table.schema, table.table));
+        let digest = checksum(&format!(
+            "stratum migration lock {}.{}",
+            table.schema, table.table
+        ));
         let key = u64::from_str_radix(&digest[..16], 16).unwrap_or(0);
         Self {
             key: i64::from_ne_bytes(key.to_ne_bytes()),
@@ -48,7 +51,12 @@ impl MigrationLock {
         let mut attempt: u64 = 0;
         loop {
             let rows = executor.query(&try_lock).await.map_err(LockError::Exec)?;
-            if rows.first().and_then(|row| row.first()).and_then(Option::as_deref) == Some("t") {
+            if rows
+                .first()
+                .and_then(|row| row.first())
+                .and_then(Option::as_deref)
+                == Some("t")
+            {
                 return Ok(());
             }
             let waited = started.elapsed();

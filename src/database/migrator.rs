@@ -17,8 +17,13 @@ use crate::options::Settings;
 /// A migration as it starts and ends, for progress callbacks.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Progress<'a> {
-    Start { migration: &'a Migration },
-    End { migration: &'a Migration, duration: Duration },
+    Start {
+        migration: &'a Migration,
+    },
+    End {
+        migration: &'a Migration,
+        duration: Duration,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -128,7 +133,10 @@ impl<'a> Migrator<'a> {
         // Another run may have finished while this one waited for the lock.
         let mut state = self.read_tracking(executor).await?;
         if let Some(sql) = self.tracking.ensure_sql(&state) {
-            executor.execute(&sql).await.map_err(|error| self.tracking_error(error))?;
+            executor
+                .execute(&sql)
+                .await
+                .map_err(|error| self.tracking_error(error))?;
             state = self.read_tracking(executor).await?;
         }
         let plan = Plan::new(self.migrations, state.rows());
@@ -141,8 +149,14 @@ impl<'a> Migrator<'a> {
             .filter_map(|entry| entry.file)
             .collect();
         if !adopt.is_empty() {
-            let sql: String = adopt.iter().map(|file| self.tracking.adopt_sql(file)).collect();
-            executor.execute(&sql).await.map_err(|error| self.tracking_error(error))?;
+            let sql: String = adopt
+                .iter()
+                .map(|file| self.tracking.adopt_sql(file))
+                .collect();
+            executor
+                .execute(&sql)
+                .await
+                .map_err(|error| self.tracking_error(error))?;
         }
 
         let mut report = MigrateReport {
@@ -192,8 +206,10 @@ impl<'a> Migrator<'a> {
     /// transaction under the lock: a failure drops nothing. Returns how many
     /// objects were dropped.
     pub async fn reset<E: Executor>(&self, executor: &mut E) -> Result<usize> {
-        self.with_lock(executor, async |executor: &mut E| self.drop_locked(executor).await)
-            .await
+        self.with_lock(executor, async |executor: &mut E| {
+            self.drop_locked(executor).await
+        })
+        .await
     }
 
     /// `reset`, then every migration, under one hold of the lock.
@@ -252,7 +268,10 @@ impl<'a> Migrator<'a> {
         plan.check().map_err(|error| {
             Error::Plan(match error {
                 PlanError::Changed { files } => PlanError::Changed {
-                    files: files.iter().map(|file| self.settings.display_path(file)).collect(),
+                    files: files
+                        .iter()
+                        .map(|file| self.settings.display_path(file))
+                        .collect(),
                 },
                 PlanError::OutOfOrder {
                     file,
@@ -281,7 +300,11 @@ impl<'a> Migrator<'a> {
             return Error::ConnectionLost(error.message);
         }
         Error::Sql(Box::new(SqlFailure {
-            message: format!("{} (on the tracking table {})", error.message, self.tracking.qualified()),
+            message: format!(
+                "{} (on the tracking table {})",
+                error.message,
+                self.tracking.qualified()
+            ),
             pg_code: error.sqlstate,
             detail: error.detail,
             hint: error.hint,
@@ -290,7 +313,12 @@ impl<'a> Migrator<'a> {
     }
 
     /// A failure inside a migration, pinned to its file, line and column.
-    fn migration_error(&self, error: ExecError, migration: &Migration, prefix_chars: usize) -> Error {
+    fn migration_error(
+        &self,
+        error: ExecError,
+        migration: &Migration,
+        prefix_chars: usize,
+    ) -> Error {
         if error.kind != ExecErrorKind::Database {
             return Error::ConnectionLost(format!(
                 "{} while applying {}",
@@ -310,9 +338,13 @@ impl<'a> Migrator<'a> {
             let pad = " ".repeat(usize::try_from(at.column.saturating_sub(1)).unwrap_or(0));
             format!("{source}\n{pad}^")
         });
-        let hint = error
-            .hint
-            .or_else(|| error.sqlstate.as_deref().and_then(common_hint).map(str::to_owned));
+        let hint = error.hint.or_else(|| {
+            error
+                .sqlstate
+                .as_deref()
+                .and_then(common_hint)
+                .map(str::to_owned)
+        });
         Error::Sql(Box::new(SqlFailure {
             file: Some(self.settings.display_path(&migration.file_name)),
             line: at.map(|at| at.line),

@@ -25,7 +25,10 @@ mod tests {
     #[test]
     fn identifiers_cannot_break_out() {
         assert_eq!(ident("migrations"), "\"migrations\"");
-        assert_eq!(ident("x\"; DROP TABLE t; --"), "\"x\"\"; DROP TABLE t; --\"");
+        assert_eq!(
+            ident("x\"; DROP TABLE t; --"),
+            "\"x\"\"; DROP TABLE t; --\""
+        );
     }
 
     #[test]

@@ -60,7 +60,9 @@ impl Tracking {
             self.qualified
         );
         match executor.query(&current).await {
-            Ok(rows) => Ok(TrackingState::Current(rows.into_iter().map(applied).collect())),
+            Ok(rows) => Ok(TrackingState::Current(
+                rows.into_iter().map(applied).collect(),
+            )),
             Err(error) => match error.sqlstate.as_deref() {
                 Some(UNDEFINED_TABLE | INVALID_SCHEMA) => Ok(TrackingState::Absent),
                 Some(UNDEFINED_COLUMN) => {
@@ -69,7 +71,9 @@ impl Tracking {
                         self.qualified
                     );
                     let rows = executor.query(&legacy).await?;
-                    Ok(TrackingState::Legacy(rows.into_iter().map(applied).collect()))
+                    Ok(TrackingState::Legacy(
+                        rows.into_iter().map(applied).collect(),
+                    ))
                 }
                 _ => Err(error),
             },

@@ -18,7 +18,10 @@ impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::BadNames(names) => {
-                write!(f, "migration file names must look like 001_create_users.sql:")?;
+                write!(
+                    f,
+                    "migration file names must look like 001_create_users.sql:"
+                )?;
                 for (file, problem) in names {
                     write!(f, "\n  {file}: {}", problem.describe())?;
                 }

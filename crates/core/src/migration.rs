@@ -31,9 +31,9 @@ impl NameProblem {
             Self::NoVersion => "it must start with a version number".into(),
             Self::NoUnderscore => "the version must be followed by an underscore".into(),
             Self::EmptyName => "the name after the underscore is empty".into(),
-            Self::BadCharacter(found) => format!(
-                "{found:?} is not allowed: use lower-case letters, digits and underscores"
-            ),
+            Self::BadCharacter(found) => {
+                format!("{found:?} is not allowed: use lower-case letters, digits and underscores")
+            }
             Self::UpperCaseExtension => "the extension must be a lower-case .sql".into(),
             Self::VersionTooLarge => "the version does not fit in a 64-bit integer".into(),
         }

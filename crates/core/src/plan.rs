@@ -74,8 +74,12 @@ pub struct Plan<'a> {
 /// Why `migrate` refuses to apply anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlanError {
-    Changed { files: Vec<String> },
-    Missing { names: Vec<String> },
+    Changed {
+        files: Vec<String>,
+    },
+    Missing {
+        names: Vec<String>,
+    },
     OutOfOrder {
         file: String,
         newest_applied: String,
@@ -102,7 +106,11 @@ impl fmt::Display for PlanError {
                 "{} changed after {} applied: restore the applied content \
                  (git checkout) and put the change in a new migration",
                 files.join(", "),
-                if files.len() == 1 { "it was" } else { "they were" }
+                if files.len() == 1 {
+                    "it was"
+                } else {
+                    "they were"
+                }
             ),
             Self::Missing { names } => write!(
                 f,
@@ -150,21 +158,27 @@ impl<'a> Plan<'a> {
             })
             .collect();
         // What is left was applied from a file that is gone.
-        entries.extend(applied.iter().filter(|row| rows.contains_key(row.name.as_str())).map(
-            |row| PlanEntry {
-                version: row.effective_version().unwrap_or(i64::MIN),
-                name: row.name.clone(),
-                state: State::Missing,
-                file: None,
-                applied: Some(row),
-            },
-        ));
+        entries.extend(
+            applied
+                .iter()
+                .filter(|row| rows.contains_key(row.name.as_str()))
+                .map(|row| PlanEntry {
+                    version: row.effective_version().unwrap_or(i64::MIN),
+                    name: row.name.clone(),
+                    state: State::Missing,
+                    file: None,
+                    applied: Some(row),
+                }),
+        );
         entries.sort_by(|a, b| (a.version, &a.name).cmp(&(b.version, &b.name)));
         Self { entries }
     }
 
     pub fn count(&self, state: State) -> usize {
-        self.entries.iter().filter(|entry| entry.state == state).count()
+        self.entries
+            .iter()
+            .filter(|entry| entry.state == state)
+            .count()
     }
 
     pub fn pending(&self) -> impl Iterator<Item = &'a Migration> + '_ {
@@ -204,10 +218,7 @@ impl<'a> Plan<'a> {
             .max_by_key(|entry| entry.version);
         if let Some(newest) = newest_applied {
             let highest = self.entries.iter().map(|entry| entry.version).max();
-            if let Some(early) = self
-                .pending()
-                .find(|file| file.version < newest.version)
-            {
+            if let Some(early) = self.pending().find(|file| file.version < newest.version) {
                 return Err(PlanError::OutOfOrder {
                     file: early.file_name.clone(),
                     newest_applied: newest.name.clone(),
@@ -219,7 +230,9 @@ impl<'a> Plan<'a> {
     }
 
     fn with_state(&self, state: State) -> impl Iterator<Item = &PlanEntry<'a>> {
-        self.entries.iter().filter(move |entry| entry.state == state)
+        self.entries
+            .iter()
+            .filter(move |entry| entry.state == state)
     }
 }
 
@@ -255,7 +268,10 @@ mod tests {
         let files = files(&[("2_b.sql", "B"), ("1_a.sql", "A")]);
         let plan = Plan::new(&files, &[]);
         assert_eq!(states(&plan), [(1, State::Pending), (2, State::Pending)]);
-        assert_eq!(plan.pending().map(|f| f.version).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(
+            plan.pending().map(|f| f.version).collect::<Vec<_>>(),
+            [1, 2]
+        );
         assert!(plan.check().is_ok());
         assert!(!plan.is_up_to_date());
     }
@@ -290,7 +306,12 @@ mod tests {
         row.checksum = Some("f".repeat(64));
         let rows = [row];
         let error = Plan::new(&files, &rows).check().unwrap_err();
-        assert_eq!(error, PlanError::Changed { files: vec!["1_a.sql".into()] });
+        assert_eq!(
+            error,
+            PlanError::Changed {
+                files: vec!["1_a.sql".into()]
+            }
+        );
     }
 
     #[test]
@@ -303,7 +324,9 @@ mod tests {
         assert_eq!(plan.entries[0].version, 7);
         assert_eq!(
             plan.check().unwrap_err(),
-            PlanError::Missing { names: vec!["7_gone".into()] }
+            PlanError::Missing {
+                names: vec!["7_gone".into()]
+            }
         );
     }
 

@@ -28,7 +28,9 @@ pub fn line_column_at_byte(text: &str, offset: usize) -> LineColumn {
 /// The byte offset of the `chars`-th character (0-based) of `text`, as
 /// PostgreSQL counts error positions; past the end gives the text's length.
 pub fn byte_offset_of_char(text: &str, chars: usize) -> usize {
-    text.char_indices().nth(chars).map_or(text.len(), |(at, _)| at)
+    text.char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(at, _)| at)
 }
 
 /// The text of the 1-based line `line`, without its line ending.

@@ -25,7 +25,10 @@ pub fn migrations_from_files(
         return Err(SourceError::BadNames(bad_names));
     }
     named.sort_by(|a, b| (a.0.version, &a.1).cmp(&(b.0.version, &b.1)));
-    if let Some(pair) = named.windows(2).find(|pair| pair[0].0.version == pair[1].0.version) {
+    if let Some(pair) = named
+        .windows(2)
+        .find(|pair| pair[0].0.version == pair[1].0.version)
+    {
         let version = pair[0].0.version;
         let files = named
             .iter()
