@@ -261,3 +261,18 @@ test('a missing migrations directory is a config error', async () => {
     stratum.migrate({ databaseUrl: db.url, dir: path.join(migrationsDir(), 'nope') }),
   ).rejects.toMatchObject({ code: 'E_CONFIG' });
 });
+
+test('a run that cannot get the lock in time fails with E_LOCK_TIMEOUT and applies nothing', async () => {
+  const slow = migrationsDir({ '001_slow.sql': 'SELECT pg_sleep(1.5);\n' });
+  const holder = stratum.migrate({ databaseUrl: db.url, dir: slow });
+  // Let the first run take the lock before the second asks for it.
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  const started = Date.now();
+  const error = await stratum
+    .migrate({ databaseUrl: db.url, dir: slow, lockTimeoutMs: 200 })
+    .catch((e) => e);
+  expect(error.code).toBe('E_LOCK_TIMEOUT');
+  expect(Date.now() - started).toBeLessThan(1500);
+  expect((await holder).applied).toHaveLength(1);
+  expect(await trackingRows(db.url)).toHaveLength(1);
+});
