@@ -70,6 +70,12 @@ export interface Options {
   table?: string
   /** How long to wait for another run's migration lock, in milliseconds. Default 60000. */
   lockTimeoutMs?: number
+  /**
+   * How long to keep retrying a server that is not up yet (a container
+   * that starts the app before the database), in milliseconds. Default 0:
+   * fail at once.
+   */
+  waitMs?: number
   /** Lets `fresh` and `reset` run with `NODE_ENV=production`. */
   force?: boolean
   /** Called as each migration starts and ends. */

@@ -276,3 +276,67 @@ test('a run that cannot get the lock in time fails with E_LOCK_TIMEOUT and appli
   expect((await holder).applied).toHaveLength(1);
   expect(await trackingRows(db.url)).toHaveLength(1);
 });
+
+describe('a server that is not up yet', () => {
+  const net = require('node:net');
+
+  // A port with nothing behind it until `start()`: then it forwards to the real server.
+  async function lateServer() {
+    const probe = net.createServer();
+    await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address();
+    await new Promise((resolve) => probe.close(resolve));
+    let server;
+    return {
+      port,
+      start: () =>
+        new Promise((resolve) => {
+          server = net.createServer((socket) => {
+            const upstream = net.connect(5432, '127.0.0.1');
+            socket.pipe(upstream).pipe(socket);
+            const close = () => {
+              socket.destroy();
+              upstream.destroy();
+            };
+            socket.on('error', close);
+            upstream.on('error', close);
+          });
+          server.listen(port, '127.0.0.1', resolve);
+        }),
+      stop: () => (server ? new Promise((resolve) => server.close(resolve)) : undefined),
+    };
+  }
+
+  test('without waitMs a closed port fails at once with E_CONNECT', async () => {
+    const late = await lateServer();
+    const started = Date.now();
+    const url = db.url.replace(':5432/', `:${late.port}/`);
+    const error = await stratum.migrate({ databaseUrl: url, dir: migrationsDir() }).catch((e) => e);
+    expect(error.code).toBe('E_CONNECT');
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  test('with waitMs it retries until the deadline, then fails clearly', async () => {
+    const late = await lateServer();
+    const started = Date.now();
+    const url = db.url.replace(':5432/', `:${late.port}/`);
+    const error = await stratum.migrate({ databaseUrl: url, dir: migrationsDir(), waitMs: 800 }).catch((e) => e);
+    expect(error.code).toBe('E_CONNECT');
+    expect(error.message).toContain('gave up after waiting 800 ms');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+  });
+
+  test('with waitMs a server that comes up later is reached and migrated', async () => {
+    const late = await lateServer();
+    const url = db.url.replace(':5432/', `:${late.port}/`);
+    const timer = setTimeout(() => late.start(), 1200);
+    try {
+      const dir = migrationsDir({ '001_a.sql': 'CREATE TABLE IF NOT EXISTS a (id INT);' });
+      const result = await stratum.migrate({ databaseUrl: url, dir, waitMs: 10000 });
+      expect(result.applied.map((m) => m.name)).toEqual(['001_a']);
+    } finally {
+      clearTimeout(timer);
+      await late.stop();
+    }
+  });
+});

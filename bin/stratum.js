@@ -20,6 +20,7 @@ Options:
   --schema <name>      schema of the tracking table (default: public)
   --table <name>       name of the tracking table (default: migrations)
   --lock-timeout <ms>  how long to wait for another run's lock (default: 60000)
+  --wait <duration>    keep retrying a server that is not up yet, e.g. 30s, 500ms, 2m (default: 0)
   --force              let fresh and reset run with NODE_ENV=production
   --json               print one JSON document on stdout
   -h, --help           show this help
@@ -31,6 +32,7 @@ const OPTIONS = {
   schema: { type: 'string' },
   table: { type: 'string' },
   'lock-timeout': { type: 'string' },
+  wait: { type: 'string' },
   force: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -61,16 +63,32 @@ function parse(argv) {
       throw new UsageError(`--lock-timeout takes a whole number of milliseconds, not ${values['lock-timeout']}`);
     }
   }
+  let waitMs;
+  if (values.wait !== undefined) {
+    waitMs = parseDuration(values.wait);
+    if (waitMs === undefined) {
+      throw new UsageError(`--wait takes a duration such as 30s, 500ms or 2m, not ${values.wait}`);
+    }
+  }
   const options = {
     databaseUrl: values.url,
     dir: values.dir,
     schema: values.schema,
     table: values.table,
     lockTimeoutMs,
+    waitMs,
     force: values.force,
   };
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
   return { command, options, json: Boolean(values.json) };
+}
+
+/** Milliseconds of `30s`, `500ms`, `2m` or a bare number of milliseconds. */
+function parseDuration(text) {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!match) return undefined;
+  const scale = { ms: 1, s: 1000, m: 60000 }[match[2] || 'ms'];
+  return Math.round(Number(match[1]) * scale);
 }
 
 function colours(stream) {

@@ -99,7 +99,9 @@ impl Context {
     }
 
     async fn connect(&self) -> Result<PostgresExecutor> {
-        Ok(PostgresExecutor::new(self.connection.connect().await?))
+        Ok(PostgresExecutor::new(
+            self.connection.connect(self.settings.wait).await?,
+        ))
     }
 
     fn finish<T>(&self, outcome: Result<T>) -> Result<T> {

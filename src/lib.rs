@@ -35,6 +35,10 @@ pub struct Options {
     pub table: Option<String>,
     /// How long to wait for another run's migration lock, in milliseconds. Default 60000.
     pub lock_timeout_ms: Option<u32>,
+    /// How long to keep retrying a server that is not up yet (a container
+    /// that starts the app before the database), in milliseconds. Default 0:
+    /// fail at once.
+    pub wait_ms: Option<u32>,
     /// Lets `fresh` and `reset` run with `NODE_ENV=production`.
     pub force: Option<bool>,
     /// Called as each migration starts and ends.
@@ -162,6 +166,7 @@ fn split(options: Option<Options>) -> (options::Options, Option<ProgressCallback
             schema: options.schema,
             table: options.table,
             lock_timeout_ms: options.lock_timeout_ms.map(u64::from),
+            wait_ms: options.wait_ms.map(u64::from),
             force: options.force.unwrap_or(false),
         },
         options.on_progress,

@@ -15,6 +15,7 @@ pub struct Options {
     pub schema: Option<String>,
     pub table: Option<String>,
     pub lock_timeout_ms: Option<u64>,
+    pub wait_ms: Option<u64>,
     pub force: bool,
 }
 
@@ -42,6 +43,8 @@ pub struct Settings {
     pub display_dir: PathBuf,
     pub tracking: TrackingTable,
     pub lock_timeout: Duration,
+    /// How long to keep retrying a server that is not up yet.
+    pub wait: Duration,
     pub force: bool,
     pub production: bool,
 }
@@ -83,6 +86,7 @@ impl Settings {
             lock_timeout: options
                 .lock_timeout_ms
                 .map_or(DEFAULT_LOCK_TIMEOUT, Duration::from_millis),
+            wait: Duration::from_millis(options.wait_ms.unwrap_or(0)),
             force: options.force,
             production: env.var("NODE_ENV").as_deref() == Some("production"),
         })

@@ -2,7 +2,7 @@
 //! `key=value` string) first, then the PG* variables, then libpq's defaults.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::{Client, Config, NoTls};
@@ -14,6 +14,8 @@ use crate::options::Environment;
 const SOCKET_DIRS: &[&str] = &["/var/run/postgresql", "/tmp"];
 const DEFAULT_PORT: u16 = 5432;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const LONGEST_RETRY: Duration = Duration::from_secs(2);
 
 /// A resolved connection: the driver's config, and what may be shown of it.
 #[derive(Debug, Clone)]
@@ -105,12 +107,34 @@ impl ConnectionSettings {
         })
     }
 
-    /// Opens a connection and drives it on the current runtime.
-    pub async fn connect(&self) -> Result<Client> {
-        let (client, connection) =
-            self.config.connect(NoTls).await.map_err(|error| {
-                Error::Connect(format!("{} ({})", describe(&error), self.label))
-            })?;
+    /// Opens a connection and drives it on the current runtime. While `wait`
+    /// lasts, a server that is not up yet is retried with capped exponential
+    /// backoff; a refusal that retrying cannot cure (a wrong password, a
+    /// database that does not exist) fails at once.
+    pub async fn connect(&self, wait: Duration) -> Result<Client> {
+        let deadline = Instant::now() + wait;
+        let mut pause = FIRST_RETRY;
+        let (client, connection) = loop {
+            match self.config.connect(NoTls).await {
+                Ok(pair) => break pair,
+                Err(error) if is_transient(&error) && Instant::now() + pause < deadline => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(LONGEST_RETRY);
+                }
+                Err(error) => {
+                    let waited = if wait.is_zero() {
+                        String::new()
+                    } else {
+                        format!("; gave up after waiting {} ms", wait.as_millis())
+                    };
+                    return Err(Error::Connect(format!(
+                        "{} ({}){waited}",
+                        describe(&error),
+                        self.label
+                    )));
+                }
+            }
+        };
         tokio::spawn(async move {
             // The client reports a closed connection on its next call, so the
             // driver's own error is not needed here.
@@ -164,6 +188,18 @@ fn with_env_port(url: &str, env: &dyn Environment) -> Result<String> {
         })
         .collect();
     Ok(format!("{scheme}://{userinfo}{}{tail}", hosts.join(",")))
+}
+
+/// Failures a server that is still starting gives: nothing listens yet, or
+/// it listens but is not ready (SQLSTATE 57P03).
+fn is_transient(error: &tokio_postgres::Error) -> bool {
+    match error.as_db_error() {
+        Some(db) => db.code().code() == "57P03",
+        None => !matches!(
+            describe(error).as_str(),
+            text if text.contains("password") || text.contains("authentication")
+        ),
+    }
 }
 
 fn env_port(env: &dyn Environment) -> Result<u16> {

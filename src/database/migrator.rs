@@ -59,6 +59,13 @@ pub struct StatusReport {
     pub applied: usize,
 }
 
+/// Whether a migration's commit waits for its WAL to reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    Flush,
+    Deferred,
+}
+
 pub struct Migrator<'a> {
     settings: &'a Settings,
     migrations: &'a [Migration],
@@ -164,10 +171,23 @@ impl<'a> Migrator<'a> {
             adopted: adopt.iter().map(|file| file.name.clone()).collect(),
             ..MigrateReport::default()
         };
-        for migration in plan.pending() {
+        let pending: Vec<&Migration> = plan.pending().collect();
+        for (index, migration) in pending.iter().copied().enumerate() {
+            // Only the last commit of the run waits for its WAL flush, which
+            // makes every earlier commit durable too.
+            let durability = if index + 1 == pending.len() {
+                Durability::Flush
+            } else {
+                Durability::Deferred
+            };
             progress(Progress::Start { migration });
             let started = Instant::now();
-            self.apply(executor, migration).await?;
+            if let Err(error) = self.apply(executor, migration, durability).await {
+                if index > 0 {
+                    self.flush(executor).await;
+                }
+                return Err(error);
+            }
             let duration = started.elapsed();
             progress(Progress::End {
                 migration,
@@ -185,10 +205,20 @@ impl<'a> Migrator<'a> {
 
     /// One round trip: the transaction, the file and its tracking row as one
     /// message, so the row is written if and only if the file's work is.
-    async fn apply<E: Executor>(&self, executor: &mut E, migration: &Migration) -> Result<()> {
+    async fn apply<E: Executor>(
+        &self,
+        executor: &mut E,
+        migration: &Migration,
+        durability: Durability,
+    ) -> Result<()> {
         const PREFIX: &str = "BEGIN;\n";
+        const DEFERRED_PREFIX: &str = "BEGIN; SET LOCAL synchronous_commit = off;\n";
+        let prefix = match durability {
+            Durability::Flush => PREFIX,
+            Durability::Deferred => DEFERRED_PREFIX,
+        };
         let batch = format!(
-            "{PREFIX}{}\n;\n{}\nCOMMIT;",
+            "{prefix}{}\n;\n{}\nCOMMIT;",
             migration.sql,
             self.tracking.insert_sql(migration)
         );
@@ -199,7 +229,15 @@ impl<'a> Migrator<'a> {
             // The failed statement left the transaction aborted; end it.
             let _ = executor.execute("ROLLBACK").await;
         }
-        Err(self.migration_error(error, migration, PREFIX.chars().count()))
+        Err(self.migration_error(error, migration, prefix.chars().count()))
+    }
+
+    /// Makes the run's deferred commits durable before it reports a failure:
+    /// a commit that writes WAL waits for the flush of all WAL before it.
+    async fn flush<E: Executor>(&self, executor: &mut E) {
+        // Best effort: if this fails the connection is gone, and the server
+        // flushes deferred commits within a few hundred milliseconds anyway.
+        let _ = executor.execute("SELECT txid_current()").await;
     }
 
     /// Drops every object in the schema, the tracking table included, in one
