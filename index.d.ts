@@ -10,10 +10,10 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /** Drops every object of the schema, the tracking table included, then migrates from scratch. */
-export declare function fresh(options?: Options | undefined | null): Promise<MigrateResult>
+export declare function fresh(options?: Options): Promise<MigrateResult>
 
 /** Applies every pending migration in version order, each in its own transaction. */
-export declare function migrate(options?: Options | undefined | null): Promise<MigrateResult>
+export declare function migrate(options?: Options): Promise<MigrateResult>
 
 export interface MigrateResult {
   /** The migrations this run applied, in order. */
@@ -92,7 +92,7 @@ export interface ProgressEvent {
 }
 
 /** Drops every object of the schema, the tracking table included. */
-export declare function reset(options?: Options | undefined | null): Promise<ResetResult>
+export declare function reset(options?: Options): Promise<ResetResult>
 
 export interface ResetResult {
   /** How many tables, views, sequences, routines and types were dropped. */
@@ -100,7 +100,7 @@ export interface ResetResult {
 }
 
 /** Applied, pending, changed and missing migrations; takes no lock and writes nothing. */
-export declare function status(options?: Options | undefined | null): Promise<StatusReport>
+export declare function status(options?: Options): Promise<StatusReport>
 
 export interface StatusReport {
   /** One entry per version known from the files or the tracking table, in version order. */

@@ -51,7 +51,9 @@ impl Error {
             Self::Io { .. } => "E_IO",
             Self::Source(SourceError::BadNames(_)) => "E_FILENAME",
             Self::Source(SourceError::DuplicateVersion { .. }) => "E_DUPLICATE_VERSION",
-            Self::Source(SourceError::NotUtf8 { .. }) => "E_ENCODING",
+            Self::Source(SourceError::NotUtf8 { .. } | SourceError::NulCharacter { .. }) => {
+                "E_ENCODING"
+            }
             Self::Plan(PlanError::Changed { .. }) => "E_CHANGED",
             Self::Plan(PlanError::Missing { .. }) => "E_MISSING",
             Self::Plan(PlanError::OutOfOrder { .. }) => "E_OUT_OF_ORDER",
@@ -68,7 +70,9 @@ impl Error {
     pub fn file(&self) -> Option<&str> {
         match self {
             Self::Io { path, .. } => Some(path),
-            Self::Source(SourceError::NotUtf8 { file, .. }) => Some(file),
+            Self::Source(
+                SourceError::NotUtf8 { file, .. } | SourceError::NulCharacter { file, .. },
+            ) => Some(file),
             Self::Source(SourceError::DuplicateVersion { files, .. }) => {
                 files.first().map(String::as_str)
             }
@@ -83,7 +87,9 @@ impl Error {
 
     pub fn line(&self) -> Option<u32> {
         match self {
-            Self::Source(SourceError::NotUtf8 { line, .. }) => Some(*line),
+            Self::Source(
+                SourceError::NotUtf8 { line, .. } | SourceError::NulCharacter { line, .. },
+            ) => Some(*line),
             Self::Sql(failure) => failure.line,
             _ => None,
         }

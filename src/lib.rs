@@ -14,7 +14,7 @@ use std::panic::AssertUnwindSafe;
 use futures_util::FutureExt;
 use napi::bindgen_prelude::{JsObjectValue, JsValue, PromiseRaw, ToNapiValue, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{Env, Status};
+use napi::{Env, Status, ValueType};
 use napi_derive::napi;
 
 use crate::database::migrator::{self, Progress};
@@ -34,11 +34,11 @@ pub struct Options {
     /// Name of the tracking table. Default `migrations`.
     pub table: Option<String>,
     /// How long to wait for another run's migration lock, in milliseconds. Default 60000.
-    pub lock_timeout_ms: Option<u32>,
+    pub lock_timeout_ms: Option<f64>,
     /// How long to keep retrying a server that is not up yet (a container
     /// that starts the app before the database), in milliseconds. Default 0:
     /// fail at once.
-    pub wait_ms: Option<u32>,
+    pub wait_ms: Option<f64>,
     /// Lets `fresh` and `reset` run with `NODE_ENV=production`.
     pub force: Option<bool>,
     /// Called as each migration starts and ends.
@@ -109,10 +109,17 @@ pub struct ResetResult {
 }
 
 /// Applies every pending migration in version order, each in its own transaction.
-#[napi(ts_return_type = "Promise<MigrateResult>")]
-pub fn migrate(env: &Env, options: Option<Options>) -> napi::Result<PromiseRaw<'_, MigrateResult>> {
-    let (options, on_progress) = split(options);
+#[napi(
+    ts_args_type = "options?: Options",
+    ts_return_type = "Promise<MigrateResult>"
+)]
+pub fn migrate<'env>(
+    env: &'env Env,
+    options: Unknown<'env>,
+) -> napi::Result<PromiseRaw<'env, MigrateResult>> {
+    let options = read_options(&options);
     spawn(env, async move {
+        let (options, on_progress) = options?;
         let progress = progress_reporter(on_progress.as_ref());
         commands::migrate(options, &progress)
             .await
@@ -121,19 +128,33 @@ pub fn migrate(env: &Env, options: Option<Options>) -> napi::Result<PromiseRaw<'
 }
 
 /// Applied, pending, changed and missing migrations; takes no lock and writes nothing.
-#[napi(ts_return_type = "Promise<StatusReport>")]
-pub fn status(env: &Env, options: Option<Options>) -> napi::Result<PromiseRaw<'_, StatusReport>> {
-    let (options, _) = split(options);
+#[napi(
+    ts_args_type = "options?: Options",
+    ts_return_type = "Promise<StatusReport>"
+)]
+pub fn status<'env>(
+    env: &'env Env,
+    options: Unknown<'env>,
+) -> napi::Result<PromiseRaw<'env, StatusReport>> {
+    let options = read_options(&options);
     spawn(env, async move {
+        let (options, _) = options?;
         commands::status(options).await.map(StatusReport::from)
     })
 }
 
 /// Drops every object of the schema, the tracking table included, then migrates from scratch.
-#[napi(ts_return_type = "Promise<MigrateResult>")]
-pub fn fresh(env: &Env, options: Option<Options>) -> napi::Result<PromiseRaw<'_, MigrateResult>> {
-    let (options, on_progress) = split(options);
+#[napi(
+    ts_args_type = "options?: Options",
+    ts_return_type = "Promise<MigrateResult>"
+)]
+pub fn fresh<'env>(
+    env: &'env Env,
+    options: Unknown<'env>,
+) -> napi::Result<PromiseRaw<'env, MigrateResult>> {
+    let options = read_options(&options);
     spawn(env, async move {
+        let (options, on_progress) = options?;
         let progress = progress_reporter(on_progress.as_ref());
         commands::fresh(options, &progress)
             .await
@@ -142,10 +163,17 @@ pub fn fresh(env: &Env, options: Option<Options>) -> napi::Result<PromiseRaw<'_,
 }
 
 /// Drops every object of the schema, the tracking table included.
-#[napi(ts_return_type = "Promise<ResetResult>")]
-pub fn reset(env: &Env, options: Option<Options>) -> napi::Result<PromiseRaw<'_, ResetResult>> {
-    let (options, _) = split(options);
+#[napi(
+    ts_args_type = "options?: Options",
+    ts_return_type = "Promise<ResetResult>"
+)]
+pub fn reset<'env>(
+    env: &'env Env,
+    options: Unknown<'env>,
+) -> napi::Result<PromiseRaw<'env, ResetResult>> {
+    let options = read_options(&options);
     spawn(env, async move {
+        let (options, _) = options?;
         commands::reset(options).await.map(|dropped| ResetResult {
             dropped: saturating_u32(dropped),
         })
@@ -155,22 +183,35 @@ pub fn reset(env: &Env, options: Option<Options>) -> napi::Result<PromiseRaw<'_,
 type ProgressCallback =
     ThreadsafeFunction<ProgressEvent, Unknown<'static>, ProgressEvent, Status, false>;
 
-fn split(options: Option<Options>) -> (options::Options, Option<ProgressCallback>) {
-    let Some(options) = options else {
-        return (options::Options::default(), None);
-    };
-    (
+/// The options as Rust values; a value of the wrong type becomes an
+/// `E_CONFIG` rejection rather than a synchronous throw.
+fn read_options(
+    value: &Unknown<'_>,
+) -> error::Result<(options::Options, Option<ProgressCallback>)> {
+    let invalid = |reason: String| error::Error::Config(format!("invalid options: {reason}"));
+    match value.get_type() {
+        Ok(ValueType::Undefined | ValueType::Null) => {
+            return Ok((options::Options::default(), None));
+        }
+        Ok(ValueType::Object) => {}
+        Ok(other) => return Err(invalid(format!("expected an object, got {other}"))),
+        Err(error) => return Err(invalid(error.reason)),
+    }
+    // SAFETY: `value` is a live argument of the current call, read on the JS
+    // thread that passed it.
+    let options: Options = unsafe { value.cast() }.map_err(|error| invalid(error.reason))?;
+    Ok((
         options::Options {
             database_url: options.database_url,
             dir: options.dir,
             schema: options.schema,
             table: options.table,
-            lock_timeout_ms: options.lock_timeout_ms.map(u64::from),
-            wait_ms: options.wait_ms.map(u64::from),
+            lock_timeout_ms: options.lock_timeout_ms,
+            wait_ms: options.wait_ms,
             force: options.force.unwrap_or(false),
         },
         options.on_progress,
-    )
+    ))
 }
 
 fn progress_reporter(callback: Option<&ProgressCallback>) -> impl Fn(Progress<'_>) + Sync + '_ {

@@ -14,8 +14,8 @@ pub struct Options {
     pub dir: Option<String>,
     pub schema: Option<String>,
     pub table: Option<String>,
-    pub lock_timeout_ms: Option<u64>,
-    pub wait_ms: Option<u64>,
+    pub lock_timeout_ms: Option<f64>,
+    pub wait_ms: Option<f64>,
     pub force: bool,
 }
 
@@ -83,10 +83,9 @@ impl Settings {
             dir,
             display_dir,
             tracking,
-            lock_timeout: options
-                .lock_timeout_ms
-                .map_or(DEFAULT_LOCK_TIMEOUT, Duration::from_millis),
-            wait: Duration::from_millis(options.wait_ms.unwrap_or(0)),
+            lock_timeout: millis(options.lock_timeout_ms, "lockTimeoutMs")?
+                .unwrap_or(DEFAULT_LOCK_TIMEOUT),
+            wait: millis(options.wait_ms, "waitMs")?.unwrap_or(Duration::ZERO),
             force: options.force,
             production: env.var("NODE_ENV").as_deref() == Some("production"),
         })
@@ -103,6 +102,20 @@ impl Settings {
             return Err(Error::Production { command });
         }
         Ok(())
+    }
+}
+
+/// A whole, non-negative number of milliseconds, at most a day.
+fn millis(value: Option<f64>, option: &str) -> Result<Option<Duration>> {
+    const DAY_MS: f64 = 86_400_000.0;
+    match value {
+        None => Ok(None),
+        Some(ms) if ms.is_finite() && ms >= 0.0 && ms <= DAY_MS && ms.fract() == 0.0 => {
+            Ok(Some(Duration::from_millis(ms as u64)))
+        }
+        Some(ms) => Err(Error::Config(format!(
+            "{option} must be a whole number of milliseconds from 0 to {DAY_MS}, not {ms}"
+        ))),
     }
 }
 

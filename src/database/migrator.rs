@@ -334,7 +334,7 @@ impl<'a> Migrator<'a> {
 
     /// An error of stratum's own SQL, not of a migration file.
     fn tracking_error(&self, error: ExecError) -> Error {
-        if error.kind != ExecErrorKind::Database {
+        if error.kind == ExecErrorKind::ConnectionLost {
             return Error::ConnectionLost(error.message);
         }
         Error::Sql(Box::new(SqlFailure {
@@ -357,7 +357,7 @@ impl<'a> Migrator<'a> {
         migration: &Migration,
         prefix_chars: usize,
     ) -> Error {
-        if error.kind != ExecErrorKind::Database {
+        if error.kind == ExecErrorKind::ConnectionLost {
             return Error::ConnectionLost(format!(
                 "{} while applying {}",
                 error.message,

@@ -80,7 +80,10 @@ fn exec_error(error: &tokio_postgres::Error, completed: usize) -> ExecError {
             statements_completed: completed,
         },
         None => ExecError {
-            kind: if error.is_closed() || std::error::Error::source(error).is_some() {
+            // The driver's error kinds are private; its I/O kind is told by
+            // its text.
+            kind: if error.is_closed() || error.to_string() == "error communicating with the server"
+            {
                 ExecErrorKind::ConnectionLost
             } else {
                 ExecErrorKind::Transport

@@ -12,6 +12,8 @@ pub enum SourceError {
     DuplicateVersion { version: i64, files: Vec<String> },
     /// A file is not valid UTF-8; `line` is where the first bad byte sits.
     NotUtf8 { file: String, line: u32 },
+    /// A file holds a NUL character, which PostgreSQL cannot take in a query.
+    NulCharacter { file: String, line: u32 },
 }
 
 impl fmt::Display for SourceError {
@@ -33,6 +35,11 @@ impl fmt::Display for SourceError {
                  renumber the newer file to the next free number (the files of \
                  two branches that were merged usually cause this)",
                 files.join(", ")
+            ),
+            Self::NulCharacter { file, line } => write!(
+                f,
+                "{file}:{line}: the file holds a NUL character, which PostgreSQL \
+                 cannot take; remove it (the file may be binary or UTF-16)"
             ),
             Self::NotUtf8 { file, line } => write!(
                 f,

@@ -50,6 +50,12 @@ pub fn migrations_from_files(
                     line: line_column_at_byte(prefix, valid).line,
                 }
             })?;
+            if let Some(at) = text.find('\0') {
+                return Err(SourceError::NulCharacter {
+                    line: line_column_at_byte(&text, at).line,
+                    file: file_name,
+                });
+            }
             Ok(Migration::new(name, file_name, &text))
         })
         .collect()
@@ -112,6 +118,19 @@ mod tests {
             }
         );
         assert!(error.to_string().contains("renumber"));
+    }
+
+    #[test]
+    fn a_nul_character_names_the_file_and_line() {
+        let error =
+            migrations_from_files([file("001_a.sql", "SELECT 1;\n\nSELECT '\0';")]).unwrap_err();
+        assert_eq!(
+            error,
+            SourceError::NulCharacter {
+                file: "001_a.sql".into(),
+                line: 3
+            }
+        );
     }
 
     #[test]
