@@ -110,7 +110,7 @@ fn millis(value: Option<f64>, option: &str) -> Result<Option<Duration>> {
     const DAY_MS: f64 = 86_400_000.0;
     match value {
         None => Ok(None),
-        Some(ms) if ms.is_finite() && ms >= 0.0 && ms <= DAY_MS && ms.fract() == 0.0 => {
+        Some(ms) if (0.0..=DAY_MS).contains(&ms) && ms.fract() == 0.0 => {
             Ok(Some(Duration::from_millis(ms as u64)))
         }
         Some(ms) => Err(Error::Config(format!(

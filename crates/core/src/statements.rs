@@ -1,0 +1,650 @@
+//! The statements of a migration file: where each one starts and ends.
+//!
+//! Boundaries come from squawk's syntax tree, never from looking for `;` in
+//! the text, so a `;` inside a string (`E'\';'`, `'a'';'`), a dollar-quoted
+//! body, a quoted identifier, a comment, a rule's action list or a
+//! `BEGIN ATOMIC … END` body does not end a statement. A statement ends at
+//! the `;` that the parser puts at its top level, or at the end of the file.
+//!
+//! squawk's recursive-descent parser uses the call stack, so a statement
+//! nested a few thousand levels deep would overflow it and abort the whole
+//! process (Node included). Before parsing, squawk's lexer measures how deep
+//! the text nests; a file past the limit is split by its tokens alone (`;`
+//! outside brackets) and the lint refuses it.
+
+use std::cell::Cell;
+
+use squawk_lexer::{LiteralKind, TokenKind};
+use squawk_syntax::ast::SourceFile;
+use squawk_syntax::{Parse, SyntaxKind, SyntaxNode, SyntaxToken};
+
+use crate::position::LineColumn;
+
+/// One statement of a migration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement<'a> {
+    /// From the statement's first token through its `;` (or its last token
+    /// when the file ends without one); leading comments are not included.
+    pub text: &'a str,
+    /// Byte offset of the first token.
+    pub start: usize,
+    /// Byte offset just past the statement, exclusive.
+    pub end: usize,
+    /// Line and column of `start`.
+    pub position: LineColumn,
+}
+
+/// The statements of `sql`, in order. Never panics: text that does not
+/// parse still gives statements, split at the `;` that end them. The text
+/// between statements is only whitespace, comments and stray `;`.
+pub fn split(sql: &str) -> Vec<Statement<'_>> {
+    let parsed = Parsed::new(sql);
+    let lines = LineIndex::new(sql);
+    parsed
+        .spans
+        .iter()
+        .map(|span| Statement {
+            text: &sql[span.start..span.end],
+            start: span.start,
+            end: span.end,
+            position: lines.position(span.start),
+        })
+        .collect()
+}
+
+/// A file parsed once, for splitting, directives and lint rules alike.
+pub(crate) struct Parsed<'a> {
+    pub sql: &'a str,
+    /// `None` when the file was not given to the parser (see [`Refusal`]).
+    pub tree: Option<Parse<SourceFile>>,
+    pub spans: Vec<Span>,
+    /// Every comment of the file, from the lexer, in order.
+    pub comments: Vec<Comment>,
+    pub refusal: Option<Refusal>,
+}
+
+/// Why a file was split by tokens instead of being parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Nesting passed the limit at this byte offset.
+    TooDeep { at: usize },
+    /// squawk's tree counts offsets in `u32`.
+    TooLarge,
+}
+
+/// A statement's byte span and, when parsed, the top-level nodes in it:
+/// usually one, several when the parser recovered from an error.
+#[derive(Debug, Clone)]
+pub(crate) struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub nodes: Vec<SyntaxNode>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Comment {
+    pub start: usize,
+    pub end: usize,
+    /// `-- …` rather than `/* … */`.
+    pub line: bool,
+}
+
+impl<'a> Parsed<'a> {
+    pub fn new(sql: &'a str) -> Self {
+        if u32::try_from(sql.len()).is_err() {
+            return Self::too_large(sql);
+        }
+        let scan = scan(sql);
+        if let Some(at) = scan.too_deep_at {
+            return Self {
+                sql,
+                tree: None,
+                spans: scan.spans,
+                comments: scan.comments,
+                refusal: Some(Refusal::TooDeep { at }),
+            };
+        }
+        let tree = SourceFile::parse(sql);
+        let spans = tree_spans(&tree.syntax_node());
+        Self {
+            sql,
+            tree: Some(tree),
+            spans,
+            comments: scan.comments,
+            refusal: None,
+        }
+    }
+
+    /// Beyond 4 GiB neither squawk's lexer nor its tree can count offsets,
+    /// so the file is one statement and the lint refuses it.
+    fn too_large(sql: &'a str) -> Self {
+        let start = sql.len() - sql.trim_start().len();
+        let end = sql.trim_end().len().max(start);
+        let spans = if start < end {
+            vec![Span {
+                start,
+                end,
+                nodes: Vec::new(),
+            }]
+        } else {
+            Vec::new()
+        };
+        Self {
+            sql,
+            tree: None,
+            spans,
+            comments: Vec::new(),
+            refusal: Some(Refusal::TooLarge),
+        }
+    }
+
+    /// The index of the statement whose span holds `offset`, if any.
+    pub fn statement_at(&self, offset: usize) -> Option<usize> {
+        let index = self.spans.partition_point(|span| span.end <= offset);
+        self.spans
+            .get(index)
+            .filter(|span| span.start <= offset)
+            .map(|_| index)
+    }
+}
+
+/// Statement spans from the children of the file's root: a statement opens
+/// at the first token of a top-level node and closes at the top-level `;`
+/// that ends a node (or at the end of the file).
+fn tree_spans(root: &SyntaxNode) -> Vec<Span> {
+    let mut spans = Vec::new();
+    let mut open: Option<Span> = None;
+    for element in root.children_with_tokens() {
+        match element {
+            rowan_element @ squawk_syntax::SyntaxElement::Token(_) => {
+                let Some(token) = rowan_element.into_token() else {
+                    continue;
+                };
+                if token.kind().is_trivia() {
+                    continue;
+                }
+                let (start, end) = token_range(&token);
+                let closes = token.kind() == SyntaxKind::SEMICOLON;
+                match open.as_mut() {
+                    Some(span) => span.end = end,
+                    // A stray `;` between statements belongs to no statement.
+                    None if closes => continue,
+                    None => {
+                        open = Some(Span {
+                            start,
+                            end,
+                            nodes: Vec::new(),
+                        })
+                    }
+                }
+                if closes {
+                    spans.extend(open.take());
+                }
+            }
+            squawk_syntax::SyntaxElement::Node(node) => {
+                let Some((first, last)) = significant_tokens(&node) else {
+                    continue;
+                };
+                let closes = last.kind() == SyntaxKind::SEMICOLON;
+                if open.is_none() && closes && first == last {
+                    // An empty statement: just `;`.
+                    continue;
+                }
+                let span = open.get_or_insert_with(|| Span {
+                    start: token_range(&first).0,
+                    end: 0,
+                    nodes: Vec::new(),
+                });
+                span.end = token_range(&last).1;
+                span.nodes.push(node);
+                if closes {
+                    spans.extend(open.take());
+                }
+            }
+        }
+    }
+    spans.extend(open);
+    spans
+}
+
+/// The first and last tokens of `node` that are not whitespace or comments.
+pub(crate) fn significant_tokens(node: &SyntaxNode) -> Option<(SyntaxToken, SyntaxToken)> {
+    let first = node
+        .descendants_with_tokens()
+        .filter_map(|element| element.into_token())
+        .find(|token| !token.kind().is_trivia())?;
+    let range = node.text_range();
+    let mut last = node.last_token()?;
+    while last.kind().is_trivia() {
+        last = last.prev_token()?;
+        if last.text_range().start() < range.start() {
+            return None;
+        }
+    }
+    Some((first, last))
+}
+
+pub(crate) fn token_range(token: &SyntaxToken) -> (usize, usize) {
+    let range = token.text_range();
+    (usize::from(range.start()), usize::from(range.end()))
+}
+
+/// How much nesting the parser is trusted with. Each open bracket or `CASE`
+/// costs [`LEVEL_COST`], each operator in a chain (`a + b + …`, `NOT NOT …`,
+/// `… UNION …`, `a.b.c`) costs 1, summed over the open levels. Measured on
+/// squawk 2.68 in release builds, a cost of 1024 uses well under 512 KiB of
+/// stack, and no hand-written migration comes near it.
+const BUDGET: usize = 1024;
+const LEVEL_COST: usize = 8;
+
+/// Literals shorter than this cannot hold enough brackets or operators to
+/// pass [`BUDGET`], so only longer function bodies are measured.
+const SHORTEST_DEEP_BODY: usize = BUDGET / LEVEL_COST;
+
+struct Scan {
+    comments: Vec<Comment>,
+    too_deep_at: Option<usize>,
+    /// Statements split at `;` outside brackets: used only when the file is
+    /// too deep to parse, since it knows nothing of `BEGIN ATOMIC` bodies.
+    spans: Vec<Span>,
+}
+
+/// One pass of squawk's lexer: comments, nesting, and token-level spans.
+fn scan(sql: &str) -> Scan {
+    let mut comments = Vec::new();
+    let mut spans = Vec::new();
+    let mut nesting = Nesting::default();
+    let mut open: Option<(usize, usize)> = None;
+    let mut brackets = 0usize;
+    let mut after_as = false;
+    let mut offset = 0usize;
+    for token in squawk_lexer::tokenize(sql) {
+        let start = offset;
+        offset += token.len as usize;
+        let text = sql.get(start..offset).unwrap_or_default();
+        match token.kind {
+            TokenKind::Whitespace => continue,
+            TokenKind::LineComment | TokenKind::BlockComment { .. } => {
+                comments.push(Comment {
+                    start,
+                    end: offset,
+                    line: matches!(token.kind, TokenKind::LineComment),
+                });
+                continue;
+            }
+            _ => {}
+        }
+        nesting.token(token.kind, text, start);
+        // A function body given as a string is parsed by squawk as well
+        // (`LANGUAGE sql`), so a long one is measured like the file.
+        if after_as && is_string(token.kind) && text.len() >= SHORTEST_DEEP_BODY {
+            let (inner_start, inner) = string_contents(text);
+            if let Some(at) = nesting_overflow(inner) {
+                nesting.exceeded(start + inner_start + at);
+            }
+        }
+        after_as = token.kind == TokenKind::Ident && text.eq_ignore_ascii_case("as");
+        match token.kind {
+            TokenKind::OpenParen | TokenKind::OpenBracket => brackets += 1,
+            TokenKind::CloseParen | TokenKind::CloseBracket => {
+                brackets = brackets.saturating_sub(1)
+            }
+            _ => {}
+        }
+        if token.kind == TokenKind::Semi && brackets == 0 {
+            if let Some((first, _)) = open.take() {
+                spans.push(Span {
+                    start: first,
+                    end: offset,
+                    nodes: Vec::new(),
+                });
+            }
+        } else {
+            let first = open.map_or(start, |(first, _)| first);
+            open = Some((first, offset));
+        }
+    }
+    spans.extend(open.map(|(start, end)| Span {
+        start,
+        end,
+        nodes: Vec::new(),
+    }));
+    Scan {
+        comments,
+        too_deep_at: nesting.exceeded_at,
+        spans,
+    }
+}
+
+/// Where nesting in `sql` passes the budget, if it does.
+fn nesting_overflow(sql: &str) -> Option<usize> {
+    let mut nesting = Nesting::default();
+    let mut offset = 0usize;
+    for token in squawk_lexer::tokenize(sql) {
+        let start = offset;
+        offset += token.len as usize;
+        let text = sql.get(start..offset).unwrap_or_default();
+        nesting.token(token.kind, text, start);
+        if nesting.exceeded_at.is_some() {
+            break;
+        }
+    }
+    nesting.exceeded_at
+}
+
+fn is_string(kind: TokenKind) -> bool {
+    matches!(
+        kind,
+        TokenKind::Literal {
+            kind: LiteralKind::Str { .. }
+                | LiteralKind::EscStr { .. }
+                | LiteralKind::UnicodeEscStr { .. }
+                | LiteralKind::DollarQuotedString { .. }
+        }
+    )
+}
+
+/// The text inside a string literal's quotes or dollar tags, and where it
+/// starts in the literal.
+fn string_contents(literal: &str) -> (usize, &str) {
+    if literal.starts_with('$') {
+        let tag_len = literal[1..].find('$').map_or(literal.len(), |at| at + 2);
+        let tag = &literal[..tag_len];
+        let rest = &literal[tag_len..];
+        return (tag_len, rest.strip_suffix(tag).unwrap_or(rest));
+    }
+    let Some(open) = literal.find('\'') else {
+        return (0, literal);
+    };
+    let rest = &literal[open + 1..];
+    (open + 1, rest.strip_suffix('\'').unwrap_or(rest))
+}
+
+#[derive(Default)]
+struct Nesting {
+    /// The open levels above the file's own: whether each is a `CASE`, and
+    /// its operator count.
+    levels: Vec<Level>,
+    /// The operator count at the top level.
+    base: Level,
+    cost: usize,
+    exceeded_at: Option<usize>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Level {
+    case: bool,
+    /// Operators since the last `,` or `;`.
+    chain: usize,
+    /// `UNION` / `INTERSECT` / `EXCEPT`, which chain across commas.
+    set_ops: usize,
+}
+
+impl Level {
+    fn cost(&self) -> usize {
+        self.chain + self.set_ops
+    }
+}
+
+impl Nesting {
+    fn token(&mut self, kind: TokenKind, text: &str, start: usize) {
+        match kind {
+            TokenKind::OpenParen | TokenKind::OpenBracket => self.open(false),
+            TokenKind::CloseParen | TokenKind::CloseBracket => {
+                // A `CASE` left open inside the brackets closes with them.
+                while let Some(level) = self.levels.pop() {
+                    self.cost -= LEVEL_COST + level.cost();
+                    if !level.case {
+                        break;
+                    }
+                }
+            }
+            TokenKind::Comma => {
+                let top = self.top();
+                let dropped = top.chain;
+                top.chain = 0;
+                self.cost -= dropped;
+            }
+            TokenKind::Semi => {
+                let top = self.top();
+                let dropped = top.cost();
+                top.chain = 0;
+                top.set_ops = 0;
+                self.cost -= dropped;
+            }
+            TokenKind::Ident if text.len() <= 9 => match keyword(text) {
+                Keyword::Case => self.open(true),
+                Keyword::End => {
+                    if self.levels.last().is_some_and(|level| level.case) {
+                        if let Some(level) = self.levels.pop() {
+                            self.cost -= LEVEL_COST + level.cost();
+                        }
+                    }
+                }
+                Keyword::Operator => {
+                    self.top().chain += 1;
+                    self.cost += 1;
+                }
+                Keyword::SetOperator => {
+                    self.top().set_ops += 1;
+                    self.cost += 1;
+                }
+                Keyword::Other => {}
+            },
+            TokenKind::Minus
+            | TokenKind::Plus
+            | TokenKind::Star
+            | TokenKind::Slash
+            | TokenKind::Percent
+            | TokenKind::Caret
+            | TokenKind::Eq
+            | TokenKind::Lt
+            | TokenKind::Gt
+            | TokenKind::Bang
+            | TokenKind::Tilde
+            | TokenKind::Pound
+            | TokenKind::Question
+            | TokenKind::Or
+            | TokenKind::And
+            | TokenKind::At
+            | TokenKind::Dot
+            | TokenKind::Colon => {
+                self.top().chain += 1;
+                self.cost += 1;
+            }
+            _ => {}
+        }
+        if self.cost > BUDGET {
+            self.exceeded(start);
+        }
+    }
+
+    fn open(&mut self, case: bool) {
+        self.levels.push(Level {
+            case,
+            ..Level::default()
+        });
+        self.cost += LEVEL_COST;
+    }
+
+    fn top(&mut self) -> &mut Level {
+        self.levels.last_mut().unwrap_or(&mut self.base)
+    }
+
+    fn exceeded(&mut self, at: usize) {
+        self.exceeded_at.get_or_insert(at);
+    }
+}
+
+enum Keyword {
+    Case,
+    End,
+    Operator,
+    SetOperator,
+    Other,
+}
+
+fn keyword(text: &str) -> Keyword {
+    const OPERATORS: [&str; 9] = [
+        "and", "or", "not", "is", "like", "ilike", "similar", "between", "join",
+    ];
+    const SET_OPERATORS: [&str; 3] = ["union", "intersect", "except"];
+    if text.eq_ignore_ascii_case("case") {
+        Keyword::Case
+    } else if text.eq_ignore_ascii_case("end") {
+        Keyword::End
+    } else if OPERATORS.iter().any(|op| text.eq_ignore_ascii_case(op)) {
+        Keyword::Operator
+    } else if SET_OPERATORS.iter().any(|op| text.eq_ignore_ascii_case(op)) {
+        Keyword::SetOperator
+    } else {
+        Keyword::Other
+    }
+}
+
+/// Line and column lookups for many offsets of one text, without counting
+/// from the start of the file each time: a 20 MB file has 100 000 statements.
+pub(crate) struct LineIndex<'a> {
+    text: &'a str,
+    /// Byte offset where each line starts.
+    starts: Vec<usize>,
+    /// The last lookup, `(offset, column)`: a later offset on the same line
+    /// counts characters from there, so one very long line stays linear.
+    last: Cell<(usize, u32)>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
+        Self {
+            text,
+            starts,
+            last: Cell::new((0, 1)),
+        }
+    }
+
+    /// The same answer as [`crate::position::line_column_at_byte`].
+    pub fn position(&self, offset: usize) -> LineColumn {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let line_start = self.starts.get(line.wrapping_sub(1)).copied().unwrap_or(0);
+        let (last_offset, last_column) = self.last.get();
+        let (from, column) = if line_start <= last_offset && last_offset <= offset {
+            (last_offset, last_column)
+        } else {
+            (line_start, 1)
+        };
+        let counted = self.text[from..offset].chars().count();
+        let column = column.saturating_add(u32::try_from(counted).unwrap_or(u32::MAX));
+        self.last.set((offset, column));
+        LineColumn {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::position::line_column_at_byte;
+
+    fn texts(sql: &str) -> Vec<&str> {
+        split(sql).into_iter().map(|s| s.text).collect()
+    }
+
+    #[test]
+    fn splits_at_semicolons_and_skips_leading_comments() {
+        let sql = "-- first\nSELECT 1;\n\n/* two */ SELECT 2 ;;\nSELECT 3";
+        assert_eq!(texts(sql), ["SELECT 1;", "SELECT 2 ;", "SELECT 3"]);
+        let statements = split(sql);
+        assert_eq!(statements[1].position, LineColumn { line: 4, column: 11 });
+        assert_eq!(&sql[statements[1].start..statements[1].end], "SELECT 2 ;");
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_have_no_statements() {
+        assert!(split("").is_empty());
+        assert!(split("  -- nothing\n/* at all */ ;\n").is_empty());
+    }
+
+    #[test]
+    fn semicolons_inside_literals_bodies_and_comments_do_not_split() {
+        let sql = "SELECT E'it\\'s; here', 'a'';b', \"we;ird\" FROM t;\n\
+                   /* a /* nested ; */ still ; */ SELECT $fn$ ; $fn$;\n\
+                   CREATE FUNCTION f() RETURNS int LANGUAGE sql\n\
+                   BEGIN ATOMIC SELECT 1; SELECT 2; END;\n\
+                   CREATE RULE r AS ON INSERT TO t DO ALSO (NOTIFY a; NOTIFY b);";
+        assert_eq!(split(sql).len(), 4);
+    }
+
+    #[test]
+    fn a_broken_statement_still_ends_at_its_semicolon() {
+        let sql = "SELEC broken here;\nSELECT 1;";
+        assert_eq!(texts(sql), ["SELEC broken here;", "SELECT 1;"]);
+    }
+
+    #[test]
+    fn two_statements_without_a_semicolon_between_are_one() {
+        // PostgreSQL would receive them as one string, so they are one here.
+        assert_eq!(texts("SELECT 1 SELECT 2;"), ["SELECT 1 SELECT 2;"]);
+    }
+
+    #[test]
+    fn a_file_too_deep_to_parse_is_split_by_tokens() {
+        let deep = format!("SELECT {}1{};", "(".repeat(5000), ")".repeat(5000));
+        let sql = format!("SELECT 1;\n{deep}\nSELECT ';';");
+        let parsed = Parsed::new(&sql);
+        assert!(matches!(parsed.refusal, Some(Refusal::TooDeep { .. })));
+        assert_eq!(texts(&sql), ["SELECT 1;", deep.as_str(), "SELECT ';';"]);
+    }
+
+    #[test]
+    fn nesting_within_the_budget_is_parsed() {
+        let sql = format!("SELECT {}1{};", "(".repeat(100), ")".repeat(100));
+        assert!(Parsed::new(&sql).refusal.is_none());
+        let chain = format!("SELECT 1{};", " + 1".repeat(900));
+        assert!(Parsed::new(&chain).refusal.is_none());
+        let list = format!("SELECT 1 WHERE a IN ({}1);", "1, ".repeat(100_000));
+        assert!(Parsed::new(&list).refusal.is_none());
+    }
+
+    #[test]
+    fn long_chains_and_deep_function_bodies_are_refused() {
+        let chain = format!("SELECT {}true;", "NOT ".repeat(2000));
+        assert!(Parsed::new(&chain).refusal.is_some());
+        let unions = format!("{}SELECT 1, 2;", "SELECT 1, 2 UNION ALL ".repeat(2000));
+        assert!(Parsed::new(&unions).refusal.is_some());
+        let body = format!(
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT {}1{} $$;",
+            "(".repeat(3000),
+            ")".repeat(3000)
+        );
+        let parsed = Parsed::new(&body);
+        let Some(Refusal::TooDeep { at }) = parsed.refusal else {
+            panic!("not refused");
+        };
+        assert!(body[at..].starts_with('('));
+        // The same text as data, not as a body, is harmless.
+        let data = body.replace("AS $$", "COMMENT $$");
+        assert!(Parsed::new(&data).refusal.is_none());
+    }
+
+    #[test]
+    fn line_index_agrees_with_line_column_at_byte() {
+        let text = "ab\né€x\r\n\nlast line ü";
+        let index = LineIndex::new(text);
+        for offset in (0..=text.len() + 2).chain((0..=text.len()).rev()) {
+            assert_eq!(
+                index.position(offset),
+                line_column_at_byte(text, offset),
+                "offset {offset}"
+            );
+        }
+    }
+}
