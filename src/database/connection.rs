@@ -4,8 +4,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::config::Host;
+use tokio_postgres::{Client, Config};
+
+use super::tls::{RootCerts, SslMode, connector};
 
 use crate::error::{Error, Result};
 use crate::options::Environment;
@@ -21,6 +23,8 @@ const LONGEST_RETRY: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub struct ConnectionSettings {
     config: Config,
+    ssl_mode: SslMode,
+    root_certs: Option<RootCerts>,
     /// `user@host:port/database`, never with the password.
     pub label: String,
     /// Kept only to mask it in any message that might echo it.
@@ -29,6 +33,11 @@ pub struct ConnectionSettings {
 
 impl ConnectionSettings {
     pub fn resolve(url: Option<&str>, env: &dyn Environment) -> Result<Self> {
+        let (url, url_ssl_mode, url_root_certs) = match url.map(super::tls::take_tls_params) {
+            Some((rest, mode, root)) => (Some(rest), mode, root),
+            None => (None, None, None),
+        };
+        let url = url.as_deref();
         let with_port = url.map(|url| with_env_port(url, env)).transpose()?;
         let mut config = match with_port.as_deref() {
             Some(url) => url.parse::<Config>().map_err(|error| {
@@ -39,7 +48,6 @@ impl ConnectionSettings {
             })?,
             None => Config::new(),
         };
-        let url_sets_ssl_mode = url.is_some_and(|url| url.contains("sslmode"));
         if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
             match env.var("PGHOST") {
                 Some(hosts) => {
@@ -77,9 +85,14 @@ impl ConnectionSettings {
                 .unwrap_or_else(|| "postgres".into());
             config.dbname(dbname);
         }
-        if !url_sets_ssl_mode && let Some(mode) = env.var("PGSSLMODE") {
-            config.ssl_mode(parse_ssl_mode(&mode)?);
-        }
+        let ssl_mode = match url_ssl_mode.or_else(|| env.var("PGSSLMODE")) {
+            Some(mode) => SslMode::parse(&mode)?,
+            None => SslMode::Prefer,
+        };
+        config.ssl_mode(ssl_mode.driver_mode());
+        let root_certs = url_root_certs
+            .or_else(|| env.var("PGSSLROOTCERT"))
+            .map(|root| RootCerts::parse(&root));
         if config.get_connect_timeout().is_none() {
             let timeout = env
                 .var("PGCONNECT_TIMEOUT")
@@ -90,19 +103,14 @@ impl ConnectionSettings {
         if config.get_application_name().is_none() {
             config.application_name("stratum");
         }
-        if config.get_ssl_mode() == SslMode::Require {
-            return Err(Error::Config(
-                "sslmode=require needs TLS, which this build does not offer yet: \
-                 connect with sslmode=disable or prefer"
-                    .into(),
-            ));
-        }
         let password = config
             .get_password()
             .map(|bytes| String::from_utf8_lossy(bytes).into_owned());
         Ok(Self {
             label: label(&config),
             config,
+            ssl_mode,
+            root_certs,
             password,
         })
     }
@@ -114,8 +122,9 @@ impl ConnectionSettings {
     pub async fn connect(&self, wait: Duration) -> Result<Client> {
         let deadline = Instant::now() + wait;
         let mut pause = FIRST_RETRY;
+        let tls = connector(self.ssl_mode, self.root_certs.as_ref())?;
         let (client, connection) = loop {
-            match self.config.connect(NoTls).await {
+            match self.config.connect(tls.clone()).await {
                 Ok(pair) => break pair,
                 Err(error) if is_transient(&error) && Instant::now() + pause < deadline => {
                     tokio::time::sleep(pause).await;
@@ -223,17 +232,6 @@ fn os_user(env: &dyn Environment) -> String {
         .or_else(|| env.var("LOGNAME"))
         .or_else(|| env.var("USERNAME"))
         .unwrap_or_else(|| "postgres".into())
-}
-
-fn parse_ssl_mode(mode: &str) -> Result<SslMode> {
-    match mode {
-        "disable" => Ok(SslMode::Disable),
-        "allow" | "prefer" => Ok(SslMode::Prefer),
-        "require" | "verify-ca" | "verify-full" => Ok(SslMode::Require),
-        other => Err(Error::Config(format!(
-            "PGSSLMODE={other} is not one of disable, allow, prefer, require, verify-ca, verify-full"
-        ))),
-    }
 }
 
 fn label(config: &Config) -> String {

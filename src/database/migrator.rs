@@ -66,6 +66,21 @@ enum Durability {
     Deferred,
 }
 
+/// Whether the migrations of a run each get their own transaction, or all
+/// share the caller's (as in `fresh`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wrapping {
+    Own,
+    Outer,
+}
+
+/// The transaction one migration runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transaction {
+    Own(Durability),
+    Outer,
+}
+
 pub struct Migrator<'a> {
     settings: &'a Settings,
     migrations: &'a [Migration],
@@ -131,22 +146,14 @@ impl<'a> Migrator<'a> {
         })
         .await
     }
-
     async fn migrate_locked<E: Executor>(
         &self,
         executor: &mut E,
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<MigrateReport> {
         // Another run may have finished while this one waited for the lock.
-        let mut state = self.read_tracking(executor).await?;
-        if let Some(sql) = self.tracking.ensure_sql(&state) {
-            executor
-                .execute(&sql)
-                .await
-                .map_err(|error| self.tracking_error(error))?;
-            state = self.read_tracking(executor).await?;
-        }
-        let plan = Plan::new(self.migrations, state.rows());
+        let plan_state = self.prepare_tracking(executor).await?;
+        let plan = Plan::new(self.migrations, plan_state.rows());
         self.check(&plan)?;
 
         let adopt: Vec<&Migration> = plan
@@ -160,30 +167,49 @@ impl<'a> Migrator<'a> {
                 .iter()
                 .map(|file| self.tracking.adopt_sql(file))
                 .collect();
-            executor
-                .execute(&sql)
-                .await
-                .map_err(|error| self.tracking_error(error))?;
+            self.run_own(executor, &sql).await?;
         }
-
-        let mut report = MigrateReport {
+        let pending: Vec<&Migration> = plan.pending().collect();
+        Ok(MigrateReport {
             already_applied: plan.count(State::Applied),
             adopted: adopt.iter().map(|file| file.name.clone()).collect(),
-            ..MigrateReport::default()
+            applied: self
+                .apply_all(executor, &pending, Wrapping::Own, progress)
+                .await?,
+        })
+    }
+
+    /// Reads the tracking table, creating or upgrading it first when needed.
+    async fn prepare_tracking<E: Executor>(&self, executor: &mut E) -> Result<TrackingState> {
+        let state = self.read_tracking(executor).await?;
+        let Some(sql) = self.tracking.ensure_sql(&state) else {
+            return Ok(state);
         };
-        let pending: Vec<&Migration> = plan.pending().collect();
+        self.run_own(executor, &sql).await?;
+        self.read_tracking(executor).await
+    }
+
+    /// Applies `pending` in order. In their own transactions, only the last
+    /// commit of the run waits for its WAL flush, which makes every earlier
+    /// commit durable too.
+    async fn apply_all<E: Executor>(
+        &self,
+        executor: &mut E,
+        pending: &[&Migration],
+        wrapping: Wrapping,
+        progress: &(dyn Fn(Progress<'_>) + Sync),
+    ) -> Result<Vec<AppliedMigration>> {
+        let mut applied = Vec::with_capacity(pending.len());
         for (index, migration) in pending.iter().copied().enumerate() {
-            // Only the last commit of the run waits for its WAL flush, which
-            // makes every earlier commit durable too.
-            let durability = if index + 1 == pending.len() {
-                Durability::Flush
-            } else {
-                Durability::Deferred
+            let transaction = match wrapping {
+                Wrapping::Outer => Transaction::Outer,
+                Wrapping::Own if index + 1 == pending.len() => Transaction::Own(Durability::Flush),
+                Wrapping::Own => Transaction::Own(Durability::Deferred),
             };
             progress(Progress::Start { migration });
             let started = Instant::now();
-            if let Err(error) = self.apply(executor, migration, durability).await {
-                if index > 0 {
+            if let Err(error) = self.apply(executor, migration, transaction).await {
+                if index > 0 && wrapping == Wrapping::Own {
                     self.flush(executor).await;
                 }
                 return Err(error);
@@ -193,39 +219,44 @@ impl<'a> Migrator<'a> {
                 migration,
                 duration,
             });
-            report.applied.push(AppliedMigration {
+            applied.push(AppliedMigration {
                 version: migration.version,
                 name: migration.name.clone(),
                 checksum: migration.checksum.clone(),
                 duration,
             });
         }
-        Ok(report)
+        Ok(applied)
     }
 
-    /// One round trip: the transaction, the file and its tracking row as one
-    /// message, so the row is written if and only if the file's work is.
+    /// One round trip: the file and its tracking row as one message, inside
+    /// one transaction, so the row is written if and only if the file's work is.
     async fn apply<E: Executor>(
         &self,
         executor: &mut E,
         migration: &Migration,
-        durability: Durability,
+        transaction: Transaction,
     ) -> Result<()> {
-        const PREFIX: &str = "BEGIN;\n";
-        const DEFERRED_PREFIX: &str = "BEGIN; SET LOCAL synchronous_commit = off;\n";
-        let prefix = match durability {
-            Durability::Flush => PREFIX,
-            Durability::Deferred => DEFERRED_PREFIX,
+        let prefix = match transaction {
+            Transaction::Own(Durability::Flush) => "BEGIN;\n",
+            Transaction::Own(Durability::Deferred) => {
+                "BEGIN; SET LOCAL synchronous_commit = off;\n"
+            }
+            Transaction::Outer => "",
+        };
+        let suffix = match transaction {
+            Transaction::Own(_) => "\nCOMMIT;",
+            Transaction::Outer => "",
         };
         let batch = format!(
-            "{prefix}{}\n;\n{}\nCOMMIT;",
+            "{prefix}{}\n;\n{}{suffix}",
             migration.sql,
             self.tracking.insert_sql(migration)
         );
         let Err(error) = executor.execute(&batch).await else {
             return Ok(());
         };
-        if error.kind == ExecErrorKind::Database {
+        if error.kind == ExecErrorKind::Database && transaction != Transaction::Outer {
             // The failed statement left the transaction aborted; end it.
             let _ = executor.execute("ROLLBACK").await;
         }
@@ -245,25 +276,42 @@ impl<'a> Migrator<'a> {
     /// objects were dropped.
     pub async fn reset<E: Executor>(&self, executor: &mut E) -> Result<usize> {
         self.with_lock(executor, async |executor: &mut E| {
-            self.drop_locked(executor).await
+            self.in_transaction(executor, async |executor: &mut E| {
+                self.drop_everything(executor).await
+            })
+            .await
         })
         .await
     }
 
-    /// `reset`, then every migration, under one hold of the lock.
+    /// Drops everything and applies every migration in one transaction under
+    /// the lock: a failure, or a kill half-way, leaves the database as it was.
     pub async fn fresh<E: Executor>(
         &self,
         executor: &mut E,
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<MigrateReport> {
         self.with_lock(executor, async |executor: &mut E| {
-            self.drop_locked(executor).await?;
-            self.migrate_locked(executor, progress).await
+            self.in_transaction(executor, async |executor: &mut E| {
+                self.drop_everything(executor).await?;
+                // Read nothing here: a failed read would abort the transaction.
+                if let Some(sql) = self.tracking.ensure_sql(&TrackingState::Absent) {
+                    self.run_own(executor, &sql).await?;
+                }
+                let all: Vec<&Migration> = self.migrations.iter().collect();
+                Ok(MigrateReport {
+                    applied: self
+                        .apply_all(executor, &all, Wrapping::Outer, progress)
+                        .await?,
+                    ..MigrateReport::default()
+                })
+            })
+            .await
         })
         .await
     }
 
-    async fn drop_locked<E: Executor>(&self, executor: &mut E) -> Result<usize> {
+    async fn drop_everything<E: Executor>(&self, executor: &mut E) -> Result<usize> {
         let catalog = executor
             .query(&catalog_sql(&self.settings.tracking.schema))
             .await
@@ -271,11 +319,37 @@ impl<'a> Migrator<'a> {
         let Some((sql, count)) = drop_everything_sql(&catalog) else {
             return Ok(0);
         };
-        executor
-            .execute(&format!("BEGIN;\n{sql}COMMIT;"))
-            .await
-            .map_err(|error| self.tracking_error(error))?;
+        self.run_own(executor, &sql).await?;
         Ok(count)
+    }
+
+    /// Runs `work` between BEGIN and COMMIT, rolling back when it fails.
+    async fn in_transaction<E: Executor, T>(
+        &self,
+        executor: &mut E,
+        work: impl AsyncFnOnce(&mut E) -> Result<T>,
+    ) -> Result<T> {
+        self.run_own(executor, "BEGIN").await?;
+        match work(executor).await {
+            Ok(value) => {
+                self.run_own(executor, "COMMIT").await?;
+                Ok(value)
+            }
+            Err(error) => {
+                if !matches!(error, Error::ConnectionLost(_)) {
+                    let _ = executor.execute("ROLLBACK").await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Runs stratum's own SQL (not a migration's).
+    async fn run_own<E: Executor>(&self, executor: &mut E, sql: &str) -> Result<()> {
+        executor
+            .execute(sql)
+            .await
+            .map_err(|error| self.tracking_error(error))
     }
 
     async fn with_lock<E: Executor, T>(

@@ -9,4 +9,5 @@ pub mod lock;
 pub mod migrator;
 pub mod postgres;
 pub mod sql;
+pub mod tls;
 pub mod tracking;

@@ -1,0 +1,167 @@
+// Faults on a migration's worst day: a killed process, a killed connection,
+// racing instances, a killed fresh. Nothing half-applied, nothing run twice.
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const stratum = require('..');
+const { createDatabase, query } = require('./helpers/db');
+const { migrationsDir } = require('./helpers/fixtures');
+
+const ADDON = path.join(__dirname, '..');
+
+/** A child process that calls `fn` of the addon; resolves with its exit. */
+function child(fn, options) {
+  const script = `require(${JSON.stringify(ADDON)})
+    .${fn}(${JSON.stringify(options)})
+    .then((r) => { process.stdout.write(JSON.stringify(r)); })
+    .catch((e) => { process.stderr.write(e.code + ' ' + e.message); process.exitCode = 1; });`;
+  const proc = spawn(process.execPath, ['-e', script]);
+  const done = new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (chunk) => (stdout += chunk));
+    proc.stderr.on('data', (chunk) => (stderr += chunk));
+    proc.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { proc, done };
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until a backend of `database` runs a query matching `pattern`; returns its pid. */
+async function backendRunning(url, database, pattern) {
+  for (let i = 0; i < 200; i += 1) {
+    const rows = await query(
+      url,
+      `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE $2 AND pid <> pg_backend_pid()`,
+      [database, pattern],
+    );
+    if (rows.length) return rows[0].pid;
+    await sleep(25);
+  }
+  throw new Error(`no backend ran ${pattern}`);
+}
+
+/** Waits until no stratum session is left on `database`. */
+async function sessionsGone(url, database) {
+  for (let i = 0; i < 400; i += 1) {
+    const rows = await query(
+      url,
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'stratum'",
+      [database],
+    );
+    if (rows[0].n === 0) return;
+    await sleep(25);
+  }
+  throw new Error('stratum sessions stayed');
+}
+
+const tracking = async (url) => (await query(url, 'SELECT name FROM migrations ORDER BY id')).map((r) => r.name);
+const exists = async (url, table) =>
+  (await query(url, 'SELECT to_regclass($1) IS NOT NULL AS e', [table]))[0].e;
+
+let db;
+beforeEach(async () => {
+  db = await createDatabase();
+});
+afterEach(async () => {
+  await db.drop();
+});
+
+test('twenty processes race over fifty migrations: each applied exactly once, in order, all exit 0', async () => {
+  const files = {};
+  for (let i = 1; i <= 50; i += 1) {
+    files[`${String(i).padStart(3, '0')}_step.sql`] =
+      `CREATE TABLE IF NOT EXISTS runs (version INT, at TIMESTAMPTZ DEFAULT clock_timestamp());\nINSERT INTO runs (version) VALUES (${i});\n`;
+  }
+  const dir = migrationsDir(files);
+  const results = await Promise.all(
+    Array.from({ length: 20 }, () => child('migrate', { databaseUrl: db.url, dir }).done),
+  );
+  for (const result of results) expect(result).toMatchObject({ code: 0, stderr: '' });
+  const total = results.reduce((sum, r) => sum + JSON.parse(r.stdout).applied.length, 0);
+  expect(total).toBe(50);
+  const runs = await query(db.url, 'SELECT version FROM runs ORDER BY at, version');
+  expect(runs.map((r) => r.version)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+  expect(await tracking(db.url)).toHaveLength(50);
+});
+
+test('SIGKILL mid-migration: that migration is whole or absent, the lock goes, the next run finishes', async () => {
+  const dir = migrationsDir({
+    '001_a.sql': 'CREATE TABLE IF NOT EXISTS a (id INT);\n',
+    '002_slow.sql': 'CREATE TABLE IF NOT EXISTS slow (id INT);\nSELECT pg_sleep(1.5);\n',
+    '003_c.sql': 'CREATE TABLE IF NOT EXISTS c (id INT);\n',
+  });
+  const run = child('migrate', { databaseUrl: db.url, dir });
+  await backendRunning(db.url, db.name, '%pg_sleep(1.5)%');
+  run.proc.kill('SIGKILL');
+  expect((await run.done).signal).toBe('SIGKILL');
+  await sessionsGone(db.url, db.name);
+
+  // The server may finish what it had received: then 002 is whole, with its row.
+  const names = await tracking(db.url);
+  expect(names.slice(0, 1)).toEqual(['001_a']);
+  expect(await exists(db.url, 'slow')).toBe(names.includes('002_slow'));
+  expect(names).not.toContain('003_c');
+
+  const next = await stratum.migrate({ databaseUrl: db.url, dir, lockTimeoutMs: 2000 });
+  expect(next.applied.map((m) => m.name)).toEqual(names.includes('002_slow') ? ['003_c'] : ['002_slow', '003_c']);
+  expect(await tracking(db.url)).toEqual(['001_a', '002_slow', '003_c']);
+});
+
+test('the server kills the connection mid-migration: E_CONNECTION_LOST, nothing partial, the next run finishes', async () => {
+  const dir = migrationsDir({
+    '001_a.sql': 'CREATE TABLE IF NOT EXISTS a (id INT);\n',
+    '002_slow.sql': 'CREATE TABLE IF NOT EXISTS slow (id INT);\nSELECT pg_sleep(5);\n',
+  });
+  const running = stratum.migrate({ databaseUrl: db.url, dir }).catch((e) => e);
+  const pid = await backendRunning(db.url, db.name, '%pg_sleep(5)%');
+  await query(db.url, 'SELECT pg_terminate_backend($1)', [pid]);
+  const error = await running;
+  expect(error.code).toBe('E_CONNECTION_LOST');
+  expect(error.message).toMatch(/002_slow\.sql/);
+  expect(await tracking(db.url)).toEqual(['001_a']);
+  expect(await exists(db.url, 'slow')).toBe(false);
+
+  const fast = migrationsDir({
+    '001_a.sql': 'CREATE TABLE IF NOT EXISTS a (id INT);\n',
+    '002_slow.sql': 'CREATE TABLE IF NOT EXISTS slow (id INT);\nSELECT pg_sleep(5);\n',
+  });
+  // The same files, but the sleep is no fault: re-running completes (kept short here).
+  require('node:fs').writeFileSync(path.join(fast, '002_slow.sql'), 'CREATE TABLE IF NOT EXISTS slow (id INT);\nSELECT pg_sleep(5);\n');
+  const status = await stratum.status({ databaseUrl: db.url, dir: fast });
+  expect(status.pending).toBe(1);
+});
+
+test('fresh killed half-way leaves the database exactly as it was', async () => {
+  const dir = migrationsDir({
+    '001_a.sql': 'CREATE TABLE IF NOT EXISTS a (id INT);\n',
+    '002_b.sql': 'CREATE TABLE IF NOT EXISTS b (id INT);\n',
+  });
+  await stratum.migrate({ databaseUrl: db.url, dir });
+  await query(db.url, 'INSERT INTO a VALUES (42)');
+  require('node:fs').writeFileSync(
+    path.join(dir, '003_slow.sql'),
+    'CREATE TABLE IF NOT EXISTS slow (id INT);\nSELECT pg_sleep(5);\n',
+  );
+  const run = child('fresh', { databaseUrl: db.url, dir });
+  const pid = await backendRunning(db.url, db.name, '%pg_sleep(5)%');
+  run.proc.kill('SIGKILL');
+  await run.done;
+  // The server would finish the sleep; end the session the way a dead client's would end.
+  await query(db.url, 'SELECT pg_terminate_backend($1)', [pid]);
+  await sessionsGone(db.url, db.name);
+  expect(await query(db.url, 'SELECT id FROM a')).toEqual([{ id: 42 }]);
+  expect(await tracking(db.url)).toEqual(['001_a', '002_b']);
+  expect(await exists(db.url, 'slow')).toBe(false);
+});
+
+test('fresh that fails on a bad migration drops nothing', async () => {
+  const dir = migrationsDir({ '001_a.sql': 'CREATE TABLE IF NOT EXISTS a (id INT);\n' });
+  await stratum.migrate({ databaseUrl: db.url, dir });
+  await query(db.url, 'INSERT INTO a VALUES (7)');
+  require('node:fs').writeFileSync(path.join(dir, '002_bad.sql'), 'SELECT 1/0;\n');
+  const error = await stratum.fresh({ databaseUrl: db.url, dir }).catch((e) => e);
+  expect(error.code).toBe('E_SQL');
+  expect(await query(db.url, 'SELECT id FROM a')).toEqual([{ id: 7 }]);
+  expect(await tracking(db.url)).toEqual(['001_a']);
+});
