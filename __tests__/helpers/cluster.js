@@ -1,0 +1,106 @@
+// A second, throw-away PostgreSQL cluster for tests that need a server
+// configured differently from the machine's (TLS only, password auth).
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+
+function pgBin(name) {
+  const root = '/usr/lib/postgresql';
+  const versions = fs.readdirSync(root).sort((a, b) => Number(b) - Number(a));
+  return path.join(root, versions[0], 'bin', name);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// The server runs as the unprivileged `postgres` user when the tests run as root.
+function asServerUser(command, args) {
+  if (process.getuid && process.getuid() === 0) {
+    return execFileSync('runuser', ['-u', 'postgres', '--', command, ...args], { stdio: 'pipe' });
+  }
+  return execFileSync(command, args, { stdio: 'pipe' });
+}
+
+function openssl(args, cwd) {
+  execFileSync('openssl', args, { cwd, stdio: 'pipe' });
+}
+
+/** A CA and a server certificate for `localhost`, signed by it. */
+function makeCertificates(dir) {
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=stratum test CA',
+    '-keyout', 'ca.key', '-out', 'ca.pem'], dir);
+  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr'], dir);
+  fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=DNS:localhost\n');
+  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+    '-days', '2', '-extfile', 'san.ext', '-out', 'server.crt'], dir);
+  // A second CA that signed nothing: trusting it must not be enough.
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=other CA',
+    '-keyout', 'other.key', '-out', 'other.pem'], dir);
+}
+
+/**
+ * Starts a cluster that accepts only TLS connections: trust for every user
+ * but `pwuser`, whose password is `right-password`.
+ */
+async function startTlsCluster() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratum-cluster-'));
+  fs.chmodSync(dir, 0o755);
+  const data = path.join(dir, 'data');
+  const certs = path.join(dir, 'certs');
+  fs.mkdirSync(certs);
+  makeCertificates(certs);
+  if (process.getuid && process.getuid() === 0) execFileSync('chown', ['-R', 'postgres', dir]);
+  fs.chmodSync(path.join(certs, 'server.key'), 0o600);
+  asServerUser(pgBin('initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync']);
+  const port = await freePort();
+  fs.appendFileSync(
+    path.join(data, 'postgresql.conf'),
+    [
+      `port = ${port}`,
+      "listen_addresses = '127.0.0.1'",
+      `unix_socket_directories = '${dir}'`,
+      'ssl = on',
+      `ssl_cert_file = '${path.join(certs, 'server.crt')}'`,
+      `ssl_key_file = '${path.join(certs, 'server.key')}'`,
+      'fsync = off',
+      '',
+    ].join('\n'),
+  );
+  fs.writeFileSync(
+    path.join(data, 'pg_hba.conf'),
+    [
+      'local all all trust',
+      'hostssl all pwuser 127.0.0.1/32 scram-sha-256',
+      'hostssl all all 127.0.0.1/32 trust',
+      'hostnossl all all 127.0.0.1/32 reject',
+      '',
+    ].join('\n'),
+  );
+  asServerUser(pgBin('pg_ctl'), ['-D', data, '-l', path.join(dir, 'log'), '-w', 'start']);
+  asServerUser(pgBin('psql'), ['-h', dir, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-qc',
+    "CREATE ROLE pwuser LOGIN SUPERUSER PASSWORD 'right-password'"]);
+  return {
+    port,
+    ca: path.join(certs, 'ca.pem'),
+    otherCa: path.join(certs, 'other.pem'),
+    stop() {
+      try {
+        asServerUser(pgBin('pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+module.exports = { startTlsCluster };
