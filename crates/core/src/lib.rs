@@ -5,11 +5,14 @@
 //! can be tested with plain values and the crate compiles for wasm.
 
 pub mod checksum;
+pub mod directives;
 pub mod error;
+pub mod lint;
 pub mod migration;
 pub mod plan;
 pub mod position;
 pub mod source;
+pub mod statements;
 
 pub use error::SourceError;
 pub use migration::{Migration, MigrationName};

@@ -16,7 +16,7 @@ use std::cell::Cell;
 
 use squawk_lexer::{LiteralKind, TokenKind};
 use squawk_syntax::ast::SourceFile;
-use squawk_syntax::{Parse, SyntaxKind, SyntaxNode, SyntaxToken};
+use squawk_syntax::{Parse, SyntaxElement, SyntaxKind, SyntaxNode, SyntaxToken};
 
 use crate::position::LineColumn;
 
@@ -156,10 +156,7 @@ fn tree_spans(root: &SyntaxNode) -> Vec<Span> {
     let mut open: Option<Span> = None;
     for element in root.children_with_tokens() {
         match element {
-            rowan_element @ squawk_syntax::SyntaxElement::Token(_) => {
-                let Some(token) = rowan_element.into_token() else {
-                    continue;
-                };
+            SyntaxElement::Token(token) => {
                 if token.kind().is_trivia() {
                     continue;
                 }
@@ -181,7 +178,7 @@ fn tree_spans(root: &SyntaxNode) -> Vec<Span> {
                     spans.extend(open.take());
                 }
             }
-            squawk_syntax::SyntaxElement::Node(node) => {
+            SyntaxElement::Node(node) => {
                 let Some((first, last)) = significant_tokens(&node) else {
                     continue;
                 };
@@ -213,13 +210,15 @@ pub(crate) fn significant_tokens(node: &SyntaxNode) -> Option<(SyntaxToken, Synt
         .descendants_with_tokens()
         .filter_map(|element| element.into_token())
         .find(|token| !token.kind().is_trivia())?;
+    // Not `last_token()`: an empty node at the end (the parser leaves one
+    // where a name is missing) has no last token, and neither would its parent.
     let range = node.text_range();
-    let mut last = node.last_token()?;
-    while last.kind().is_trivia() {
+    let mut last = node.token_at_offset(range.end()).left_biased()?;
+    while last.kind().is_trivia() || last.text_range().end() > range.end() {
         last = last.prev_token()?;
-        if last.text_range().start() < range.start() {
-            return None;
-        }
+    }
+    if last.text_range().start() < range.start() {
+        return None;
     }
     Some((first, last))
 }
@@ -347,8 +346,8 @@ fn is_string(kind: TokenKind) -> bool {
 /// The text inside a string literal's quotes or dollar tags, and where it
 /// starts in the literal.
 fn string_contents(literal: &str) -> (usize, &str) {
-    if literal.starts_with('$') {
-        let tag_len = literal[1..].find('$').map_or(literal.len(), |at| at + 2);
+    if let Some(after_dollar) = literal.strip_prefix('$') {
+        let tag_len = after_dollar.find('$').map_or(literal.len(), |at| at + 2);
         let tag = &literal[..tag_len];
         let rest = &literal[tag_len..];
         return (tag_len, rest.strip_suffix(tag).unwrap_or(rest));
@@ -415,10 +414,10 @@ impl Nesting {
             TokenKind::Ident if text.len() <= 9 => match keyword(text) {
                 Keyword::Case => self.open(true),
                 Keyword::End => {
-                    if self.levels.last().is_some_and(|level| level.case) {
-                        if let Some(level) = self.levels.pop() {
-                            self.cost -= LEVEL_COST + level.cost();
-                        }
+                    if self.levels.last().is_some_and(|level| level.case)
+                        && let Some(level) = self.levels.pop()
+                    {
+                        self.cost -= LEVEL_COST + level.cost();
                     }
                 }
                 Keyword::Operator => {
@@ -563,7 +562,13 @@ mod tests {
         let sql = "-- first\nSELECT 1;\n\n/* two */ SELECT 2 ;;\nSELECT 3";
         assert_eq!(texts(sql), ["SELECT 1;", "SELECT 2 ;", "SELECT 3"]);
         let statements = split(sql);
-        assert_eq!(statements[1].position, LineColumn { line: 4, column: 11 });
+        assert_eq!(
+            statements[1].position,
+            LineColumn {
+                line: 4,
+                column: 11
+            }
+        );
         assert_eq!(&sql[statements[1].start..statements[1].end], "SELECT 2 ;");
     }
 
