@@ -76,6 +76,12 @@ export interface Options {
    * fail at once.
    */
   waitMs?: number
+  /**
+   * How long a migration's statement may wait for a table lock held by
+   * the app's own traffic before it gives up (`SET LOCAL lock_timeout`),
+   * in milliseconds; 0 waits forever. Default 5000.
+   */
+  tableLockTimeoutMs?: number
   /** Lets `fresh` and `reset` run with `NODE_ENV=production`. */
   force?: boolean
   /** Called as each migration starts and ends. */

@@ -165,3 +165,34 @@ test('fresh that fails on a bad migration drops nothing', async () => {
   expect(await query(db.url, 'SELECT id FROM a')).toEqual([{ id: 7 }]);
   expect(await tracking(db.url)).toEqual(['001_a']);
 });
+
+test('a table locked by live traffic: the migration gives up fast, names the holder, applies nothing', async () => {
+  const dir = migrationsDir({ '001_t.sql': 'CREATE TABLE IF NOT EXISTS customers (id INT);\n' });
+  await stratum.migrate({ databaseUrl: db.url, dir });
+  require('node:fs').writeFileSync(
+    path.join(dir, '002_alter.sql'),
+    'ALTER TABLE customers ADD COLUMN IF NOT EXISTS phone TEXT;\nCREATE TABLE IF NOT EXISTS also (id INT);\n',
+  );
+  const { Client } = require('pg');
+  const traffic = new Client({ connectionString: db.url });
+  await traffic.connect();
+  try {
+    await traffic.query('BEGIN');
+    await traffic.query('SELECT * FROM customers');
+    const started = Date.now();
+    const error = await stratum
+      .migrate({ databaseUrl: db.url, dir, tableLockTimeoutMs: 300 })
+      .catch((e) => e);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(error).toMatchObject({ code: 'E_SQL', pgCode: '55P03', line: 1 });
+    expect(error.detail).toMatch(/pid \d+ .*AccessShareLock on customers/);
+    expect(error.hint).toMatch(/tableLockTimeoutMs/);
+    expect(await tracking(db.url)).toEqual(['001_t']);
+    expect(await exists(db.url, 'also')).toBe(false);
+  } finally {
+    await traffic.query('ROLLBACK');
+    await traffic.end();
+  }
+  const after = await stratum.migrate({ databaseUrl: db.url, dir });
+  expect(after.applied.map((m) => m.name)).toEqual(['002_alter']);
+});

@@ -20,6 +20,8 @@ Options:
   --schema <name>      schema of the tracking table (default: public)
   --table <name>       name of the tracking table (default: migrations)
   --lock-timeout <ms>  how long to wait for another run's lock (default: 60000)
+  --table-lock-timeout <ms>
+                       how long a statement may wait for a table lock held by the app (default: 5000)
   --wait <duration>    keep retrying a server that is not up yet, e.g. 30s, 500ms, 2m (default: 0)
   --force              let fresh and reset run with NODE_ENV=production
   --json               print one JSON document on stdout
@@ -33,6 +35,7 @@ const OPTIONS = {
   table: { type: 'string' },
   'lock-timeout': { type: 'string' },
   wait: { type: 'string' },
+  'table-lock-timeout': { type: 'string' },
   force: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -56,13 +59,8 @@ function parse(argv) {
   }
   const command = positionals[0];
   if (!COMMANDS.has(command)) throw new UsageError(`unknown command: ${command}`);
-  let lockTimeoutMs;
-  if (values['lock-timeout'] !== undefined) {
-    lockTimeoutMs = Number(values['lock-timeout']);
-    if (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 0) {
-      throw new UsageError(`--lock-timeout takes a whole number of milliseconds, not ${values['lock-timeout']}`);
-    }
-  }
+  const lockTimeoutMs = milliseconds(values, 'lock-timeout');
+  const tableLockTimeoutMs = milliseconds(values, 'table-lock-timeout');
   let waitMs;
   if (values.wait !== undefined) {
     waitMs = parseDuration(values.wait);
@@ -76,11 +74,21 @@ function parse(argv) {
     schema: values.schema,
     table: values.table,
     lockTimeoutMs,
+    tableLockTimeoutMs,
     waitMs,
     force: values.force,
   };
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
   return { command, options, json: Boolean(values.json) };
+}
+
+function milliseconds(values, flag) {
+  if (values[flag] === undefined) return undefined;
+  const value = Number(values[flag]);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new UsageError(`--${flag} takes a whole number of milliseconds, not ${values[flag]}`);
+  }
+  return value;
 }
 
 /** Milliseconds of `30s`, `500ms`, `2m` or a bare number of milliseconds. */

@@ -39,6 +39,10 @@ pub struct Options {
     /// that starts the app before the database), in milliseconds. Default 0:
     /// fail at once.
     pub wait_ms: Option<f64>,
+    /// How long a migration's statement may wait for a table lock held by
+    /// the app's own traffic before it gives up (`SET LOCAL lock_timeout`),
+    /// in milliseconds; 0 waits forever. Default 5000.
+    pub table_lock_timeout_ms: Option<f64>,
     /// Lets `fresh` and `reset` run with `NODE_ENV=production`.
     pub force: Option<bool>,
     /// Called as each migration starts and ends.
@@ -208,6 +212,7 @@ fn read_options(
             table: options.table,
             lock_timeout_ms: options.lock_timeout_ms,
             wait_ms: options.wait_ms,
+            table_lock_timeout_ms: options.table_lock_timeout_ms,
             force: options.force.unwrap_or(false),
         },
         options.on_progress,

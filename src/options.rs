@@ -16,6 +16,7 @@ pub struct Options {
     pub table: Option<String>,
     pub lock_timeout_ms: Option<f64>,
     pub wait_ms: Option<f64>,
+    pub table_lock_timeout_ms: Option<f64>,
     pub force: bool,
 }
 
@@ -45,11 +46,14 @@ pub struct Settings {
     pub lock_timeout: Duration,
     /// How long to keep retrying a server that is not up yet.
     pub wait: Duration,
+    /// How long a migration's statement may wait for a table lock; zero: no limit.
+    pub table_lock_timeout: Duration,
     pub force: bool,
     pub production: bool,
 }
 
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_TABLE_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Reads one environment variable; a function so tests can pass their own.
 pub trait Environment {
@@ -86,6 +90,8 @@ impl Settings {
             lock_timeout: millis(options.lock_timeout_ms, "lockTimeoutMs")?
                 .unwrap_or(DEFAULT_LOCK_TIMEOUT),
             wait: millis(options.wait_ms, "waitMs")?.unwrap_or(Duration::ZERO),
+            table_lock_timeout: millis(options.table_lock_timeout_ms, "tableLockTimeoutMs")?
+                .unwrap_or(DEFAULT_TABLE_LOCK_TIMEOUT),
             force: options.force,
             production: env.var("NODE_ENV").as_deref() == Some("production"),
         })

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use stratum_core::position::{byte_offset_of_char, line_column_at_byte, line_text};
+use stratum_core::statements::split;
 use stratum_core::{Migration, Plan, PlanError, State};
 
 use super::drop::{catalog_sql, drop_everything_sql};
@@ -238,11 +239,8 @@ impl<'a> Migrator<'a> {
         transaction: Transaction,
     ) -> Result<()> {
         let prefix = match transaction {
-            Transaction::Own(Durability::Flush) => "BEGIN;\n",
-            Transaction::Own(Durability::Deferred) => {
-                "BEGIN; SET LOCAL synchronous_commit = off;\n"
-            }
-            Transaction::Outer => "",
+            Transaction::Own(durability) => self.begin_sql(durability),
+            Transaction::Outer => String::new(),
         };
         let suffix = match transaction {
             Transaction::Own(_) => "\nCOMMIT;",
@@ -260,7 +258,64 @@ impl<'a> Migrator<'a> {
             // The failed statement left the transaction aborted; end it.
             let _ = executor.execute("ROLLBACK").await;
         }
-        Err(self.migration_error(error, migration, prefix.chars().count()))
+        let waited_for_lock = error.sqlstate.as_deref() == Some(LOCK_NOT_AVAILABLE);
+        let mut failure = self.migration_error(error, migration, &prefix);
+        if waited_for_lock && transaction != Transaction::Outer {
+            self.name_lock_holders(executor, &mut failure).await;
+        }
+        Err(failure)
+    }
+
+    /// BEGIN, and the settings every migration's transaction runs with: how
+    /// long a statement may queue behind the app's own table locks (and so
+    /// queue the app's other queries behind itself), and the commit's durability.
+    fn begin_sql(&self, durability: Durability) -> String {
+        let mut sql = String::from("BEGIN;");
+        let wait = self.settings.table_lock_timeout.as_millis();
+        if wait > 0 {
+            sql.push_str(&format!(" SET LOCAL lock_timeout = {wait};"));
+        }
+        if durability == Durability::Deferred {
+            sql.push_str(" SET LOCAL synchronous_commit = off;");
+        }
+        sql.push('\n');
+        sql
+    }
+
+    /// Adds to a lock-timeout failure who holds table locks right now, so the
+    /// message names the blocking session instead of leaving a guess.
+    async fn name_lock_holders<E: Executor>(&self, executor: &mut E, failure: &mut Error) {
+        let Error::Sql(failure) = failure else { return };
+        let Ok(holders) = executor.query(LOCK_HOLDERS_SQL).await else {
+            return;
+        };
+        let described: Vec<String> = holders
+            .iter()
+            .map(|row| {
+                let field = |index: usize| row.get(index).cloned().flatten().unwrap_or_default();
+                format!(
+                    "pid {} ({}, {}) holds {} on {}: {}",
+                    field(0),
+                    field(1),
+                    field(2),
+                    field(3),
+                    field(4),
+                    field(5)
+                )
+            })
+            .collect();
+        if !described.is_empty() {
+            failure.detail = Some(format!(
+                "table locks held by other sessions:\n{}",
+                described.join("\n")
+            ));
+        }
+        failure.hint = Some(format!(
+            "a table this migration alters is locked by the app's own traffic; it waited {} ms \
+             (tableLockTimeoutMs) rather than queue every other query behind itself. Run it \
+             again when that session is done, or raise tableLockTimeoutMs",
+            self.settings.table_lock_timeout.as_millis()
+        ));
     }
 
     /// Makes the run's deferred commits durable before it reports a failure:
@@ -329,7 +384,8 @@ impl<'a> Migrator<'a> {
         executor: &mut E,
         work: impl AsyncFnOnce(&mut E) -> Result<T>,
     ) -> Result<T> {
-        self.run_own(executor, "BEGIN").await?;
+        self.run_own(executor, &self.begin_sql(Durability::Flush))
+            .await?;
         match work(executor).await {
             Ok(value) => {
                 self.run_own(executor, "COMMIT").await?;
@@ -425,12 +481,7 @@ impl<'a> Migrator<'a> {
     }
 
     /// A failure inside a migration, pinned to its file, line and column.
-    fn migration_error(
-        &self,
-        error: ExecError,
-        migration: &Migration,
-        prefix_chars: usize,
-    ) -> Error {
+    fn migration_error(&self, error: ExecError, migration: &Migration, prefix: &str) -> Error {
         if error.kind == ExecErrorKind::ConnectionLost {
             return Error::ConnectionLost(format!(
                 "{} while applying {}",
@@ -438,12 +489,21 @@ impl<'a> Migrator<'a> {
                 self.settings.display_path(&migration.file_name)
             ));
         }
+        // PostgreSQL's position when it gives one; else the start of the
+        // statement that failed, told by how many statements completed.
         let offset = error
             .position
             .and_then(|position| usize::try_from(position).ok())
-            .and_then(|position| position.checked_sub(1 + prefix_chars))
+            .and_then(|position| position.checked_sub(1 + prefix.chars().count()))
             .map(|chars| byte_offset_of_char(&migration.sql, chars))
-            .filter(|offset| *offset < migration.sql.len());
+            .filter(|offset| *offset < migration.sql.len())
+            .or_else(|| {
+                let ours = prefix.matches(';').count();
+                let index = error.statements_completed.checked_sub(ours)?;
+                split(&migration.sql)
+                    .get(index)
+                    .map(|statement| statement.start)
+            });
         let at = offset.map(|offset| line_column_at_byte(&migration.sql, offset));
         let excerpt = at.map(|at| {
             let source = line_text(&migration.sql, at.line);
@@ -469,6 +529,19 @@ impl<'a> Migrator<'a> {
         }))
     }
 }
+
+/// SQLSTATE of a statement that gave up waiting for a lock (`lock_timeout`).
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+
+/// Sessions holding locks on user tables of this database, oldest transaction first.
+const LOCK_HOLDERS_SQL: &str = "SELECT a.pid, coalesce(a.usename, ''), coalesce(a.state, ''), l.mode,
+        l.relation::regclass::text, left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 120)
+   FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+  WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_backend_pid()
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND l.relation >= 16384
+  ORDER BY a.xact_start NULLS LAST, a.pid
+  LIMIT 5";
 
 /// What to do about the failures the migration guide's troubleshooting lists.
 fn common_hint(sqlstate: &str) -> Option<&'static str> {
