@@ -12,6 +12,33 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** Drops every object of the schema, the tracking table included, then migrates from scratch. */
 export declare function fresh(options?: Options): Promise<MigrateResult>
 
+/** Checks every migration file against the house rules; needs no database. */
+export declare function lint(options?: Options): Promise<LintReport>
+
+/** A broken house rule, at a file, line and column. */
+export interface LintDiagnostic {
+  file: string
+  line: number
+  /** Counted in characters. */
+  column: number
+  /** Errors stop `migrate` before anything runs; warnings are printed. */
+  severity: 'error' | 'warning'
+  /**
+   * The rule's stable id, e.g. `create-if-not-exists`; silence it on one
+   * statement with `-- stratum:allow <rule>` on the line before.
+   */
+  rule: string
+  message: string
+  /** How to fix it. */
+  help: string
+}
+
+export interface LintReport {
+  diagnostics: Array<LintDiagnostic>
+  errors: number
+  warnings: number
+}
+
 /** Applies every pending migration in version order, each in its own transaction. */
 export declare function migrate(options?: Options): Promise<MigrateResult>
 
@@ -25,6 +52,8 @@ export interface MigrateResult {
    * checksum in this run; changes to those files are caught from now on.
    */
   adopted: Array<string>
+  /** Lint warnings of the files this run applied. */
+  warnings: Array<LintDiagnostic>
 }
 
 /** A migration applied by this run. */

@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.fresh = nativeBinding.fresh
+module.exports.lint = nativeBinding.lint
 module.exports.migrate = nativeBinding.migrate
 module.exports.reset = nativeBinding.reset
 module.exports.status = nativeBinding.status

@@ -59,23 +59,24 @@ test('--json prints exactly one JSON document, for results and for errors', () =
   const status = JSON.parse(run(['status', '--dir', dir, '--url', db.url, '--json']).stdout);
   expect(status).toMatchObject({ applied: 2, pending: 0 });
 
-  writeFiles(dir, { '003_bad.sql': 'SELECT 1;\nSELEC 2;\n' });
+  writeFiles(dir, { '003_bad.sql': 'SELECT 1;\nSELECT * FROM nowhere;\n' });
   const bad = run(['migrate', '--dir', dir, '--url', db.url, '--json']);
   expect(bad.code).toBe(1);
   const { error } = JSON.parse(bad.stdout);
-  expect(error).toMatchObject({ code: 'E_SQL', line: 2, column: 1, pgCode: '42601' });
+  expect(error).toMatchObject({ code: 'E_SQL', line: 2, column: 15, pgCode: '42P01' });
   expect(error.file).toMatch(/003_bad\.sql$/);
 });
 
 test('errors go to stderr with the source line and a caret', () => {
-  const dir = migrationsDir({ '001_bad.sql': '-- one\nCREATE TABLE IF NOT EXISTS t (id INT);\n  SELEC 1;\n' });
+  const dir = migrationsDir({ '001_bad.sql': '-- one\nCREATE TABLE IF NOT EXISTS t (id INT);\n  SELECT * FROM nowhere;\n' });
   const bad = run(['migrate', '--dir', dir, '--url', db.url]);
   expect(bad.code).toBe(1);
   expect(bad.stdout).toBe('');
   expect(bad.stderr).toContain('error[E_SQL]');
-  expect(bad.stderr).toMatch(/001_bad\.sql:3:3: syntax error/);
-  expect(bad.stderr).toContain('3 |   SELEC 1;');
-  expect(bad.stderr).toMatch(/\|\s{3}\^/);
+  expect(bad.stderr).toMatch(/001_bad\.sql:3:17: relation "nowhere" does not exist/);
+  expect(bad.stderr).toContain('3 |   SELECT * FROM nowhere;');
+  expect(bad.stderr).toMatch(/\| {17}\^/);
+  expect(bad.stderr).toMatch(/help: .*earlier migration/);
 });
 
 test('bad usage exits 2: unknown command, unknown flag, no command', () => {

@@ -130,8 +130,8 @@ test('a failing migration rolls back whole, names file:line, and keeps earlier o
       '-- a comment',
       'CREATE TABLE IF NOT EXISTS half (id INT);',
       '',
-      'INSERT INTO half VALUES (1);',
-      'SELEC 1;',
+      'INSERT INTO half VALUES (1) ON CONFLICT DO NOTHING;',
+      'SELECT * FROM nowhere;',
       '',
     ].join('\n'),
     '003_after.sql': 'CREATE TABLE IF NOT EXISTS after_bad (id INT);\n',
@@ -139,9 +139,10 @@ test('a failing migration rolls back whole, names file:line, and keeps earlier o
   const error = await stratum.migrate({ databaseUrl: db.url, dir }).catch((e) => e);
   // jest runs tests in their own realm, so instanceof cannot be used here.
   expect(Object.prototype.toString.call(error)).toBe('[object Error]');
-  expect(error).toMatchObject({ code: 'E_SQL', pgCode: '42601', line: 5, column: 1 });
+  expect(error).toMatchObject({ code: 'E_SQL', pgCode: '42P01', line: 5, column: 15 });
   expect(error.file).toMatch(/002_bad\.sql$/);
-  expect(error.message).toMatch(/002_bad\.sql:5:1: syntax error at or near "SELEC"/);
+  expect(error.message).toMatch(/002_bad\.sql:5:15: relation "nowhere" does not exist/);
+  expect(error.hint).toMatch(/earlier migration/);
   const tables = await query(
     db.url,
     "SELECT to_regclass('public.ok') AS ok, to_regclass('public.half') AS half, to_regclass('public.after_bad') AS after",

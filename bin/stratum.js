@@ -13,6 +13,7 @@ Commands:
   status    show applied, pending, changed and missing migrations
   fresh     drop every table of the schema, then migrate from scratch
   reset     drop every table of the schema, the tracking table too
+  lint      check every migration file against the house rules (no database needed)
 
 Options:
   --dir <path>         migrations directory (default: MIGRATIONS_DIR, package.json "stratum".dir, ./migrations)
@@ -41,7 +42,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 };
 
-const COMMANDS = new Set(['migrate', 'status', 'fresh', 'reset']);
+const COMMANDS = new Set(['migrate', 'status', 'fresh', 'reset', 'lint']);
 
 class UsageError extends Error {}
 
@@ -145,21 +146,60 @@ function renderStatus(report, out, c) {
 
 function errorDocument(error) {
   const document = { code: error.code || 'E_INTERNAL', message: error.message };
-  for (const key of ['file', 'line', 'column', 'pgCode', 'detail', 'hint']) {
+  for (const key of ['file', 'line', 'column', 'pgCode', 'detail', 'hint', 'diagnostics']) {
     if (error[key] !== undefined) document[key] = error[key];
   }
   return document;
 }
 
-function renderError(error, err, c) {
-  err.write(`${c.red(`error[${error.code || 'E_INTERNAL'}]`)}: ${error.message}\n`);
-  if (error.excerpt) {
-    const [source, caret] = error.excerpt.split('\n');
-    const gutter = String(error.line || '').length;
-    err.write(`${' '.repeat(gutter)} |\n${error.line} | ${source}\n${' '.repeat(gutter)} | ${c.red(caret)}\n`);
+/** A source line with a caret under `column`, the way compilers show it. */
+function excerpt(line, column, source, c) {
+  const gutter = ' '.repeat(String(line).length);
+  return `${gutter} |\n${line} | ${source}\n${gutter} | ${' '.repeat(Math.max(0, column - 1))}${c.red('^')}\n`;
+}
+
+const fileCache = new Map();
+function sourceLine(file, line) {
+  if (!fileCache.has(file)) {
+    let lines = [];
+    try {
+      lines = fs.readFileSync(file, 'utf8').replace(/^\ufeff/, '').split('\n');
+    } catch {
+      // The diagnostic still prints; only its excerpt is left out.
+    }
+    fileCache.set(file, lines);
   }
-  if (error.detail) err.write(`detail: ${error.detail}\n`);
-  if (error.hint) err.write(`help: ${error.hint}\n`);
+  const text = fileCache.get(file)[line - 1];
+  return text === undefined ? undefined : text.replace(/\r$/, '');
+}
+
+function renderDiagnostic(d, stream, c) {
+  const label = d.severity === 'error' ? c.red(`error[${d.rule}]`) : c.yellow(`warning[${d.rule}]`);
+  stream.write(`${d.file}:${d.line}:${d.column}: ${label}: ${d.message}\n`);
+  const source = sourceLine(d.file, d.line);
+  if (source !== undefined) stream.write(excerpt(d.line, d.column, source, c));
+  stream.write(`  = help: ${d.help}\n`);
+}
+
+function renderLint(report, out, c) {
+  for (const d of report.diagnostics) renderDiagnostic(d, out, c);
+  const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  out.write(`${plural(report.errors, 'error')}, ${plural(report.warnings, 'warning')}\n`);
+}
+
+function renderError(error, err, c) {
+  if (error.code === 'E_LINT' && Array.isArray(error.diagnostics)) {
+    for (const d of error.diagnostics) renderDiagnostic(d, err, c);
+    const errors = error.diagnostics.filter((d) => d.severity === 'error').length;
+    err.write(`${c.red('error[E_LINT]')}: ${errors} lint error${errors === 1 ? '' : 's'}; nothing was applied\n`);
+    return;
+  }
+  err.write(`${c.red(`error[${error.code || 'E_INTERNAL'}]`)}: ${error.message}\n`);
+  if (error.excerpt && error.line) {
+    err.write(excerpt(error.line, error.column || 1, error.excerpt.split('\n')[0], c));
+  }
+  if (error.detail) err.write(`  = detail: ${error.detail.replace(/\n/g, '\n    ')}\n`);
+  if (error.hint) err.write(`  = help: ${error.hint}\n`);
 }
 
 function loadDotEnv() {
@@ -198,14 +238,17 @@ async function main(argv) {
     const elapsed = performance.now() - started;
     if (json) {
       out.write(`${JSON.stringify(result)}\n`);
+    } else if (command === 'lint') {
+      renderLint(result, out, c);
     } else if (command === 'status') {
       renderStatus(result, out, c);
     } else if (command === 'reset') {
       out.write(`Dropped ${result.dropped} objects.\n`);
     } else {
+      for (const d of result.warnings) renderDiagnostic(d, err, colours(err));
       renderMigrate(result, elapsed, out, c);
     }
-    return 0;
+    return command === 'lint' && result.errors > 0 ? 1 : 0;
   } catch (error) {
     if (json) out.write(`${JSON.stringify({ error: errorDocument(error) })}\n`);
     else renderError(error, err, colours(err));

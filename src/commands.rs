@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use stratum_core::lint::{Diagnostic, LintContext, Severity};
+
 use crate::database::connection::ConnectionSettings;
 use crate::database::migrator::{MigrateReport, Migrator, Progress, StatusReport};
 use crate::database::postgres::PostgresExecutor;
@@ -71,6 +73,38 @@ pub async fn reset(options: Options) -> Result<usize> {
     }
     .await;
     context.finish(outcome)
+}
+
+/// Every file's lint findings; no database needed.
+pub struct LintReport {
+    pub diagnostics: Vec<Diagnostic>,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+pub async fn lint(options: Options) -> Result<LintReport> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let settings = Settings::resolve(options, &ProcessEnvironment, &cwd)?;
+    let migrations = read_migrations(&settings.dir)?;
+    let context = LintContext {
+        tracking_table: &settings.tracking.table,
+        tracking_schema: &settings.tracking.schema,
+    };
+    let diagnostics: Vec<Diagnostic> = migrations
+        .iter()
+        .flat_map(|file| {
+            stratum_core::lint::lint(&settings.display_path(&file.file_name), &file.sql, &context)
+        })
+        .collect();
+    let errors = diagnostics
+        .iter()
+        .filter(|found| found.severity == Severity::Error)
+        .count();
+    Ok(LintReport {
+        errors,
+        warnings: diagnostics.len() - errors,
+        diagnostics,
+    })
 }
 
 struct Context {

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use stratum_core::lint::{Diagnostic, Severity};
 use stratum_core::{PlanError, SourceError};
 
 /// A PostgreSQL error raised while applying a migration, mapped to its file.
@@ -35,6 +36,8 @@ pub enum Error {
     ConnectionLost(String),
     /// PostgreSQL refused a statement.
     Sql(Box<SqlFailure>),
+    /// Files that break the house rules; nothing ran. Warnings ride along.
+    Lint(Vec<Diagnostic>),
     /// Another run held the migration lock for longer than allowed.
     LockTimeout { waited_ms: u64 },
     /// `fresh` or `reset` in production without `force`.
@@ -60,6 +63,7 @@ impl Error {
             Self::Connect(_) => "E_CONNECT",
             Self::ConnectionLost(_) => "E_CONNECTION_LOST",
             Self::Sql(_) => "E_SQL",
+            Self::Lint(_) => "E_LINT",
             Self::LockTimeout { .. } => "E_LOCK_TIMEOUT",
             Self::Production { .. } => "E_PRODUCTION",
             Self::Internal(_) => "E_INTERNAL",
@@ -81,6 +85,7 @@ impl Error {
             }
             Self::Plan(plan) => plan.file(),
             Self::Sql(failure) => failure.file.as_deref(),
+            Self::Lint(diagnostics) => first_error(diagnostics).map(|found| found.file.as_str()),
             _ => None,
         }
     }
@@ -91,6 +96,15 @@ impl Error {
                 SourceError::NotUtf8 { line, .. } | SourceError::NulCharacter { line, .. },
             ) => Some(*line),
             Self::Sql(failure) => failure.line,
+            Self::Lint(diagnostics) => first_error(diagnostics).map(|found| found.line),
+            _ => None,
+        }
+    }
+
+    pub fn column(&self) -> Option<u32> {
+        match self {
+            Self::Sql(failure) => failure.column,
+            Self::Lint(diagnostics) => first_error(diagnostics).map(|found| found.column),
             _ => None,
         }
     }
@@ -154,6 +168,34 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
+            Self::Lint(diagnostics) => {
+                let errors: Vec<&Diagnostic> = diagnostics
+                    .iter()
+                    .filter(|found| found.severity == Severity::Error)
+                    .collect();
+                write!(
+                    f,
+                    "{} lint error{} (nothing was applied): ",
+                    errors.len(),
+                    if errors.len() == 1 { "" } else { "s" }
+                )?;
+                for (index, found) in errors.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(
+                        f,
+                        "{}:{}:{}: {}[{}]: {}",
+                        found.file,
+                        found.line,
+                        found.column,
+                        found.severity.as_str(),
+                        found.rule,
+                        found.message
+                    )?;
+                }
+                Ok(())
+            }
             Self::LockTimeout { waited_ms } => write!(
                 f,
                 "another migration run held the migration lock for {waited_ms} ms; \
@@ -180,6 +222,12 @@ impl From<PlanError> for Error {
     fn from(error: PlanError) -> Self {
         Self::Plan(error)
     }
+}
+
+fn first_error(diagnostics: &[Diagnostic]) -> Option<&Diagnostic> {
+    diagnostics
+        .iter()
+        .find(|found| found.severity == Severity::Error)
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -73,6 +73,31 @@ pub struct Migration {
     pub duration_ms: f64,
 }
 
+/// A broken house rule, at a file, line and column.
+#[napi(object)]
+pub struct LintDiagnostic {
+    pub file: String,
+    pub line: u32,
+    /// Counted in characters.
+    pub column: u32,
+    /// Errors stop `migrate` before anything runs; warnings are printed.
+    #[napi(ts_type = "'error' | 'warning'")]
+    pub severity: String,
+    /// The rule's stable id, e.g. `create-if-not-exists`; silence it on one
+    /// statement with `-- stratum:allow <rule>` on the line before.
+    pub rule: String,
+    pub message: String,
+    /// How to fix it.
+    pub help: String,
+}
+
+#[napi(object)]
+pub struct LintReport {
+    pub diagnostics: Vec<LintDiagnostic>,
+    pub errors: u32,
+    pub warnings: u32,
+}
+
 #[napi(object)]
 pub struct MigrateResult {
     /// The migrations this run applied, in order.
@@ -82,6 +107,8 @@ pub struct MigrateResult {
     /// Rows written by the earlier JavaScript runner that took their file's
     /// checksum in this run; changes to those files are caught from now on.
     pub adopted: Vec<String>,
+    /// Lint warnings of the files this run applied.
+    pub warnings: Vec<LintDiagnostic>,
 }
 
 #[napi(object)]
@@ -163,6 +190,22 @@ pub fn fresh<'env>(
         commands::fresh(options, &progress)
             .await
             .map(MigrateResult::from)
+    })
+}
+
+/// Checks every migration file against the house rules; needs no database.
+#[napi(
+    ts_args_type = "options?: Options",
+    ts_return_type = "Promise<LintReport>"
+)]
+pub fn lint<'env>(
+    env: &'env Env,
+    options: Unknown<'env>,
+) -> napi::Result<PromiseRaw<'env, LintReport>> {
+    let options = read_options(&options);
+    spawn(env, async move {
+        let (options, _) = options?;
+        commands::lint(options).await.map(LintReport::from)
     })
 }
 
@@ -291,6 +334,17 @@ fn js_error(env: &Env, error: &error::Error) -> napi::Error {
         if let Some(line) = error.line() {
             object.set_named_property("line", line)?;
         }
+        if let Some(column) = error.column() {
+            object.set_named_property("column", column)?;
+        }
+        if let error::Error::Lint(diagnostics) = error {
+            let list: Vec<LintDiagnostic> = diagnostics
+                .iter()
+                .cloned()
+                .map(LintDiagnostic::from)
+                .collect();
+            object.set_named_property("diagnostics", list)?;
+        }
         if let Some(failure) = error.sql() {
             let fields = [
                 ("pgCode", &failure.pg_code),
@@ -302,9 +356,6 @@ fn js_error(env: &Env, error: &error::Error) -> napi::Error {
                 if let Some(value) = value {
                     object.set_named_property(name, value.as_str())?;
                 }
-            }
-            if let Some(column) = failure.column {
-                object.set_named_property("column", column)?;
             }
         }
         Ok(napi::Error::from(object.to_unknown()))
@@ -327,12 +378,45 @@ impl From<migrator::AppliedMigration> for Migration {
     }
 }
 
+impl From<stratum_core::lint::Diagnostic> for LintDiagnostic {
+    fn from(found: stratum_core::lint::Diagnostic) -> Self {
+        Self {
+            file: found.file,
+            line: found.line,
+            column: found.column,
+            severity: found.severity.as_str().to_owned(),
+            rule: found.rule.to_owned(),
+            message: found.message,
+            help: found.help,
+        }
+    }
+}
+
+impl From<commands::LintReport> for LintReport {
+    fn from(report: commands::LintReport) -> Self {
+        Self {
+            diagnostics: report
+                .diagnostics
+                .into_iter()
+                .map(LintDiagnostic::from)
+                .collect(),
+            errors: saturating_u32(report.errors),
+            warnings: saturating_u32(report.warnings),
+        }
+    }
+}
+
 impl From<migrator::MigrateReport> for MigrateResult {
     fn from(report: migrator::MigrateReport) -> Self {
         Self {
             applied: report.applied.into_iter().map(Migration::from).collect(),
             already_applied: saturating_u32(report.already_applied),
             adopted: report.adopted,
+            warnings: report
+                .warnings
+                .into_iter()
+                .map(LintDiagnostic::from)
+                .collect(),
         }
     }
 }

@@ -4,6 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use stratum_core::lint::{
+    Diagnostic, LintContext, Severity, TransactionMode, lint, transaction_mode,
+};
 use stratum_core::position::{byte_offset_of_char, line_column_at_byte, line_text};
 use stratum_core::statements::split;
 use stratum_core::{Migration, Plan, PlanError, State};
@@ -41,6 +44,8 @@ pub struct MigrateReport {
     pub already_applied: usize,
     /// Rows of the earlier runner that took their file's checksum in this run.
     pub adopted: Vec<String>,
+    /// Lint warnings of the files this run applied.
+    pub warnings: Vec<Diagnostic>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -142,10 +147,38 @@ impl<'a> Migrator<'a> {
                 ..MigrateReport::default()
             });
         }
-        self.with_lock(executor, async |executor: &mut E| {
-            self.migrate_locked(executor, progress).await
-        })
-        .await
+        // The house rules are checked before anything runs.
+        let warnings = self.lint(plan.pending())?;
+        let report = self
+            .with_lock(executor, async |executor: &mut E| {
+                self.migrate_locked(executor, progress).await
+            })
+            .await?;
+        Ok(MigrateReport { warnings, ..report })
+    }
+
+    /// Lints `files`: any error refuses the run; warnings are returned.
+    fn lint<'m>(&self, files: impl Iterator<Item = &'m Migration>) -> Result<Vec<Diagnostic>> {
+        let context = LintContext {
+            tracking_table: &self.settings.tracking.table,
+            tracking_schema: &self.settings.tracking.schema,
+        };
+        let diagnostics: Vec<Diagnostic> = files
+            .flat_map(|file| {
+                lint(
+                    &self.settings.display_path(&file.file_name),
+                    &file.sql,
+                    &context,
+                )
+            })
+            .collect();
+        if diagnostics
+            .iter()
+            .any(|found| found.severity == Severity::Error)
+        {
+            return Err(Error::Lint(diagnostics));
+        }
+        Ok(diagnostics)
     }
     async fn migrate_locked<E: Executor>(
         &self,
@@ -177,6 +210,7 @@ impl<'a> Migrator<'a> {
             applied: self
                 .apply_all(executor, &pending, Wrapping::Own, progress)
                 .await?,
+            warnings: Vec::new(),
         })
     }
 
@@ -231,27 +265,57 @@ impl<'a> Migrator<'a> {
     }
 
     /// One round trip: the file and its tracking row as one message, inside
-    /// one transaction, so the row is written if and only if the file's work is.
+    /// one transaction, so the row is written if and only if the file's work
+    /// is. A file marked no-transaction runs statement by statement instead.
     async fn apply<E: Executor>(
         &self,
         executor: &mut E,
         migration: &Migration,
         transaction: Transaction,
     ) -> Result<()> {
-        let prefix = match transaction {
-            Transaction::Own(durability) => self.begin_sql(durability),
-            Transaction::Outer => String::new(),
+        let insert = self.tracking.insert_sql(migration);
+        let sql = migration.sql.as_str();
+        let batch = match (transaction_mode(sql), transaction) {
+            (TransactionMode::NoTransaction, _) => {
+                return self.apply_statements(executor, migration).await;
+            }
+            (TransactionMode::Wrapped, Transaction::Own(durability)) => Batch::around(
+                self.begin_sql(durability),
+                sql,
+                0,
+                format!("\n;\n{insert}\nCOMMIT;"),
+            ),
+            (TransactionMode::Wrapped, Transaction::Outer) => {
+                Batch::around(String::new(), sql, 0, format!("\n;\n{insert}"))
+            }
+            // The file's own BEGIN … COMMIT is honoured, not doubled: the
+            // tracking row goes in just before its COMMIT.
+            (TransactionMode::AlreadyWrapped { commit_start }, Transaction::Own(_)) => {
+                Batch::around(
+                    String::new(),
+                    &sql[..commit_start],
+                    0,
+                    format!("\n;\n{insert}\n{}", &sql[commit_start..]),
+                )
+            }
+            // Inside fresh's transaction the wrapper itself is left out.
+            (TransactionMode::AlreadyWrapped { commit_start }, Transaction::Outer) => {
+                let body_start = split(sql)
+                    .first()
+                    .map_or(0, |begin| begin.end)
+                    .min(commit_start);
+                Batch {
+                    skipped: 1,
+                    ..Batch::around(
+                        String::new(),
+                        &sql[body_start..commit_start],
+                        body_start,
+                        format!("\n;\n{insert}"),
+                    )
+                }
+            }
         };
-        let suffix = match transaction {
-            Transaction::Own(_) => "\nCOMMIT;",
-            Transaction::Outer => "",
-        };
-        let batch = format!(
-            "{prefix}{}\n;\n{}{suffix}",
-            migration.sql,
-            self.tracking.insert_sql(migration)
-        );
-        let Err(error) = executor.execute(&batch).await else {
+        let Err(error) = executor.execute(&batch.sql).await else {
             return Ok(());
         };
         if error.kind == ExecErrorKind::Database && transaction != Transaction::Outer {
@@ -259,11 +323,50 @@ impl<'a> Migrator<'a> {
             let _ = executor.execute("ROLLBACK").await;
         }
         let waited_for_lock = error.sqlstate.as_deref() == Some(LOCK_NOT_AVAILABLE);
-        let mut failure = self.migration_error(error, migration, &prefix);
+        let mut failure = self.migration_error(error, migration, &batch);
         if waited_for_lock && transaction != Transaction::Outer {
             self.name_lock_holders(executor, &mut failure).await;
         }
         Err(failure)
+    }
+
+    /// A `-- stratum:no-transaction` file: each statement on its own (VACUUM
+    /// and CONCURRENTLY refuse even a multi-statement message), then the
+    /// tracking row once the last one succeeded.
+    async fn apply_statements<E: Executor>(
+        &self,
+        executor: &mut E,
+        migration: &Migration,
+    ) -> Result<()> {
+        let statements = split(&migration.sql);
+        for (index, statement) in statements.iter().enumerate() {
+            let Err(error) = executor.execute(statement.text).await else {
+                continue;
+            };
+            let batch = Batch {
+                skipped: index,
+                ..Batch::around(
+                    String::new(),
+                    statement.text,
+                    statement.start,
+                    String::new(),
+                )
+            };
+            let mut failure = self.migration_error(error, migration, &batch);
+            if let Error::Sql(failure) = &mut failure {
+                failure.message = format!(
+                    "{} (statement {} of {}; the {index} before it are committed: this file \
+                     runs without a transaction. Its statements are idempotent, so fix this \
+                     one and run again)",
+                    failure.message,
+                    index + 1,
+                    statements.len()
+                );
+            }
+            return Err(failure);
+        }
+        self.run_own(executor, &self.tracking.insert_sql(migration))
+            .await
     }
 
     /// BEGIN, and the settings every migration's transaction runs with: how
@@ -346,24 +449,42 @@ impl<'a> Migrator<'a> {
         executor: &mut E,
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<MigrateReport> {
-        self.with_lock(executor, async |executor: &mut E| {
-            self.in_transaction(executor, async |executor: &mut E| {
-                self.drop_everything(executor).await?;
-                // Read nothing here: a failed read would abort the transaction.
-                if let Some(sql) = self.tracking.ensure_sql(&TrackingState::Absent) {
-                    self.run_own(executor, &sql).await?;
+        let warnings = self.lint(self.migrations.iter())?;
+        let all: Vec<&Migration> = self.migrations.iter().collect();
+        // A no-transaction file cannot join the one transaction; then only
+        // the drop is atomic, and the files apply as `migrate` applies them.
+        let atomic = all
+            .iter()
+            .all(|file| transaction_mode(&file.sql) != TransactionMode::NoTransaction);
+        let applied = self
+            .with_lock(executor, async |executor: &mut E| {
+                let applied_inside = self
+                    .in_transaction(executor, async |executor: &mut E| {
+                        self.drop_everything(executor).await?;
+                        // Read nothing here: a failed read would abort the transaction.
+                        if let Some(sql) = self.tracking.ensure_sql(&TrackingState::Absent) {
+                            self.run_own(executor, &sql).await?;
+                        }
+                        if atomic {
+                            self.apply_all(executor, &all, Wrapping::Outer, progress)
+                                .await
+                        } else {
+                            Ok(Vec::new())
+                        }
+                    })
+                    .await?;
+                if atomic {
+                    return Ok(applied_inside);
                 }
-                let all: Vec<&Migration> = self.migrations.iter().collect();
-                Ok(MigrateReport {
-                    applied: self
-                        .apply_all(executor, &all, Wrapping::Outer, progress)
-                        .await?,
-                    ..MigrateReport::default()
-                })
+                self.apply_all(executor, &all, Wrapping::Own, progress)
+                    .await
             })
-            .await
+            .await?;
+        Ok(MigrateReport {
+            applied,
+            warnings,
+            ..MigrateReport::default()
         })
-        .await
     }
 
     async fn drop_everything<E: Executor>(&self, executor: &mut E) -> Result<usize> {
@@ -481,7 +602,7 @@ impl<'a> Migrator<'a> {
     }
 
     /// A failure inside a migration, pinned to its file, line and column.
-    fn migration_error(&self, error: ExecError, migration: &Migration, prefix: &str) -> Error {
+    fn migration_error(&self, error: ExecError, migration: &Migration, batch: &Batch) -> Error {
         if error.kind == ExecErrorKind::ConnectionLost {
             return Error::ConnectionLost(format!(
                 "{} while applying {}",
@@ -491,15 +612,16 @@ impl<'a> Migrator<'a> {
         }
         // PostgreSQL's position when it gives one; else the start of the
         // statement that failed, told by how many statements completed.
+        let embedded = &migration.sql[batch.file_base..];
         let offset = error
             .position
             .and_then(|position| usize::try_from(position).ok())
-            .and_then(|position| position.checked_sub(1 + prefix.chars().count()))
-            .map(|chars| byte_offset_of_char(&migration.sql, chars))
+            .and_then(|position| position.checked_sub(1 + batch.file_chars_at))
+            .map(|chars| batch.file_base + byte_offset_of_char(embedded, chars))
             .filter(|offset| *offset < migration.sql.len())
             .or_else(|| {
-                let ours = prefix.matches(';').count();
-                let index = error.statements_completed.checked_sub(ours)?;
+                let index =
+                    error.statements_completed.checked_sub(batch.ours_before)? + batch.skipped;
                 split(&migration.sql)
                     .get(index)
                     .map(|statement| statement.start)
@@ -527,6 +649,33 @@ impl<'a> Migrator<'a> {
             hint,
             excerpt,
         }))
+    }
+}
+
+/// One message to the server, and where the file's text sits in it, so
+/// PostgreSQL's positions and statement counts map back to the file.
+struct Batch {
+    sql: String,
+    /// Characters of stratum's own SQL before the file's text.
+    file_chars_at: usize,
+    /// The byte offset in the file where the embedded text starts.
+    file_base: usize,
+    /// Statements of stratum's own before the file's.
+    ours_before: usize,
+    /// The file's statements before `file_base`, not sent.
+    skipped: usize,
+}
+
+impl Batch {
+    /// `prefix`, then `text` (the file from byte `file_base`), then `suffix`.
+    fn around(prefix: String, text: &str, file_base: usize, suffix: String) -> Self {
+        Self {
+            file_chars_at: prefix.chars().count(),
+            ours_before: prefix.matches(';').count(),
+            sql: format!("{prefix}{text}{suffix}"),
+            file_base,
+            skipped: 0,
+        }
     }
 }
 
