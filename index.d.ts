@@ -9,6 +9,9 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** The schema's tables, key columns and foreign keys as a Mermaid ER diagram. */
+export declare function diagram(options?: Options): Promise<string>
+
 /** Drops every object of the schema, the tracking table included, then migrates from scratch. */
 export declare function fresh(options?: Options): Promise<MigrateResult>
 
@@ -115,6 +118,37 @@ export interface Options {
   force?: boolean
   /** Called as each migration starts and ends. */
   onProgress?: (event: ProgressEvent) => void
+}
+
+/** A file `migrate` would apply. */
+export interface PendingMigration {
+  version: number
+  name: string
+  /** The file's path as given, e.g. `migrations/003_add_index.sql`. */
+  file: string
+  /** How many statements the file holds. */
+  statements: number
+  /**
+   * `wrapped`: in a transaction stratum opens; `already-wrapped`: the
+   * file's own BEGIN … COMMIT; `none`: `-- stratum:no-transaction`.
+   */
+  transaction: 'wrapped' | 'already-wrapped' | 'none'
+}
+
+/**
+ * What `migrate` would run: the pending files, their statements and lint
+ * findings. Takes no lock and writes nothing, not even the tracking table.
+ */
+export declare function plan(options?: Options): Promise<PlanResult>
+
+export interface PlanResult {
+  /** The files `migrate` would apply, in order. */
+  pending: Array<PendingMigration>
+  alreadyApplied: number
+  /** Lint findings of the pending files. */
+  diagnostics: Array<LintDiagnostic>
+  errors: number
+  warnings: number
 }
 
 /** A migration starting or ending. */

@@ -835,8 +835,10 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.diagram = nativeBinding.diagram
 module.exports.fresh = nativeBinding.fresh
 module.exports.lint = nativeBinding.lint
 module.exports.migrate = nativeBinding.migrate
+module.exports.plan = nativeBinding.plan
 module.exports.reset = nativeBinding.reset
 module.exports.status = nativeBinding.status

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use stratum_core::lint::{Diagnostic, LintContext, Severity};
 
+use crate::database::catalog::read_schema;
 use crate::database::connection::ConnectionSettings;
-use crate::database::migrator::{MigrateReport, Migrator, Progress, StatusReport};
+use crate::database::migrator::{DryRun, MigrateReport, Migrator, Progress, StatusReport};
 use crate::database::postgres::PostgresExecutor;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SqlFailure};
 use crate::options::{Options, ProcessEnvironment, Settings};
 use crate::source::read_migrations;
 
@@ -70,6 +71,40 @@ pub async fn reset(options: Options) -> Result<usize> {
         Migrator::new(&context.settings, &[])
             .reset(&mut executor)
             .await
+    }
+    .await;
+    context.finish(outcome)
+}
+
+/// What `migrate` would do; takes no lock and writes nothing.
+pub async fn plan(options: Options) -> Result<DryRun> {
+    let context = Context::new(options)?;
+    let migrations = read_migrations(&context.settings.dir)?;
+    let outcome = async {
+        let mut executor = context.connect().await?;
+        Migrator::new(&context.settings, &migrations)
+            .dry_run(&mut executor)
+            .await
+    }
+    .await;
+    context.finish(outcome)
+}
+
+/// The schema as a Mermaid ER diagram, read from the catalog.
+pub async fn diagram(options: Options) -> Result<String> {
+    let context = Context::new(options)?;
+    let outcome = async {
+        let mut executor = context.connect().await?;
+        let (tables, keys) = read_schema(&mut executor, &context.settings.tracking)
+            .await
+            .map_err(|error| {
+                Error::Sql(Box::new(SqlFailure {
+                    message: error.message,
+                    pg_code: error.sqlstate,
+                    ..SqlFailure::default()
+                }))
+            })?;
+        Ok(stratum_core::diagram::render(&tables, &keys))
     }
     .await;
     context.finish(outcome)

@@ -98,6 +98,32 @@ pub struct LintReport {
     pub warnings: u32,
 }
 
+/// A file `migrate` would apply.
+#[napi(object)]
+pub struct PendingMigration {
+    pub version: i64,
+    pub name: String,
+    /// The file's path as given, e.g. `migrations/003_add_index.sql`.
+    pub file: String,
+    /// How many statements the file holds.
+    pub statements: u32,
+    /// `wrapped`: in a transaction stratum opens; `already-wrapped`: the
+    /// file's own BEGIN … COMMIT; `none`: `-- stratum:no-transaction`.
+    #[napi(ts_type = "'wrapped' | 'already-wrapped' | 'none'")]
+    pub transaction: String,
+}
+
+#[napi(object)]
+pub struct PlanResult {
+    /// The files `migrate` would apply, in order.
+    pub pending: Vec<PendingMigration>,
+    pub already_applied: u32,
+    /// Lint findings of the pending files.
+    pub diagnostics: Vec<LintDiagnostic>,
+    pub errors: u32,
+    pub warnings: u32,
+}
+
 #[napi(object)]
 pub struct MigrateResult {
     /// The migrations this run applied, in order.
@@ -190,6 +216,36 @@ pub fn fresh<'env>(
         commands::fresh(options, &progress)
             .await
             .map(MigrateResult::from)
+    })
+}
+
+/// What `migrate` would run: the pending files, their statements and lint
+/// findings. Takes no lock and writes nothing, not even the tracking table.
+#[napi(
+    ts_args_type = "options?: Options",
+    ts_return_type = "Promise<PlanResult>"
+)]
+pub fn plan<'env>(
+    env: &'env Env,
+    options: Unknown<'env>,
+) -> napi::Result<PromiseRaw<'env, PlanResult>> {
+    let options = read_options(&options);
+    spawn(env, async move {
+        let (options, _) = options?;
+        commands::plan(options).await.map(PlanResult::from)
+    })
+}
+
+/// The schema's tables, key columns and foreign keys as a Mermaid ER diagram.
+#[napi(ts_args_type = "options?: Options", ts_return_type = "Promise<string>")]
+pub fn diagram<'env>(
+    env: &'env Env,
+    options: Unknown<'env>,
+) -> napi::Result<PromiseRaw<'env, String>> {
+    let options = read_options(&options);
+    spawn(env, async move {
+        let (options, _) = options?;
+        commands::diagram(options).await
     })
 }
 
@@ -388,6 +444,44 @@ impl From<stratum_core::lint::Diagnostic> for LintDiagnostic {
             rule: found.rule.to_owned(),
             message: found.message,
             help: found.help,
+        }
+    }
+}
+
+impl From<migrator::DryRun> for PlanResult {
+    fn from(run: migrator::DryRun) -> Self {
+        let errors = run
+            .diagnostics
+            .iter()
+            .filter(|found| found.severity == stratum_core::lint::Severity::Error)
+            .count();
+        Self {
+            pending: run
+                .pending
+                .into_iter()
+                .map(|file| PendingMigration {
+                    version: file.version,
+                    name: file.name,
+                    file: file.file,
+                    statements: saturating_u32(file.statements),
+                    transaction: match file.transaction {
+                        stratum_core::lint::TransactionMode::Wrapped => "wrapped",
+                        stratum_core::lint::TransactionMode::AlreadyWrapped { .. } => {
+                            "already-wrapped"
+                        }
+                        stratum_core::lint::TransactionMode::NoTransaction => "none",
+                    }
+                    .to_owned(),
+                })
+                .collect(),
+            already_applied: saturating_u32(run.already_applied),
+            warnings: saturating_u32(run.diagnostics.len() - errors),
+            errors: saturating_u32(errors),
+            diagnostics: run
+                .diagnostics
+                .into_iter()
+                .map(LintDiagnostic::from)
+                .collect(),
         }
     }
 }

@@ -38,6 +38,23 @@ pub struct AppliedMigration {
     pub duration: Duration,
 }
 
+/// A pending file as `plan` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingFile {
+    pub version: i64,
+    pub name: String,
+    pub file: String,
+    pub statements: usize,
+    pub transaction: TransactionMode,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DryRun {
+    pub pending: Vec<PendingFile>,
+    pub already_applied: usize,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MigrateReport {
     pub applied: Vec<AppliedMigration>,
@@ -157,12 +174,44 @@ impl<'a> Migrator<'a> {
         Ok(MigrateReport { warnings, ..report })
     }
 
-    /// Lints `files`: any error refuses the run; warnings are returned.
-    fn lint<'m>(&self, files: impl Iterator<Item = &'m Migration>) -> Result<Vec<Diagnostic>> {
-        let context = LintContext {
+    /// What `migrate` would do, without a lock and without writing anything:
+    /// the pending files in order, and their lint findings.
+    pub async fn dry_run<E: Executor>(&self, executor: &mut E) -> Result<DryRun> {
+        let state = self.read_tracking(executor).await?;
+        let plan = Plan::new(self.migrations, state.rows());
+        self.check(&plan)?;
+        let context = self.lint_context();
+        let mut report = DryRun {
+            already_applied: plan.count(State::Applied),
+            ..DryRun::default()
+        };
+        for file in plan.pending() {
+            report.pending.push(PendingFile {
+                version: file.version,
+                name: file.name.clone(),
+                file: self.settings.display_path(&file.file_name),
+                statements: split(&file.sql).len(),
+                transaction: transaction_mode(&file.sql),
+            });
+            report.diagnostics.extend(lint(
+                &self.settings.display_path(&file.file_name),
+                &file.sql,
+                &context,
+            ));
+        }
+        Ok(report)
+    }
+
+    fn lint_context(&self) -> LintContext<'_> {
+        LintContext {
             tracking_table: &self.settings.tracking.table,
             tracking_schema: &self.settings.tracking.schema,
-        };
+        }
+    }
+
+    /// Lints `files`: any error refuses the run; warnings are returned.
+    fn lint<'m>(&self, files: impl Iterator<Item = &'m Migration>) -> Result<Vec<Diagnostic>> {
+        let context = self.lint_context();
         let diagnostics: Vec<Diagnostic> = files
             .flat_map(|file| {
                 lint(

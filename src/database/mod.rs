@@ -2,6 +2,7 @@
 //! trait and its tokio-postgres transport, the tracking table, the lock, and
 //! the apply loop.
 
+pub mod catalog;
 pub mod connection;
 pub mod drop;
 pub mod executor;

@@ -5,6 +5,7 @@
 //! can be tested with plain values and the crate compiles for wasm.
 
 pub mod checksum;
+pub mod diagram;
 pub mod directives;
 pub mod error;
 pub mod lint;
