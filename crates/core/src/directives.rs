@@ -18,8 +18,8 @@ use crate::statements::Parsed;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Directives {
     pub no_transaction: bool,
-    /// Rules silenced on statements, in file order; `statement` indexes the
-    /// statements that [`crate::statements::split`] returns.
+    /// Rules silenced on statements, ordered by statement; `statement`
+    /// indexes the statements that [`crate::statements::split`] returns.
     pub allows: Vec<Allow>,
     pub problems: Vec<DirectiveProblem>,
 }
@@ -53,9 +53,14 @@ pub enum ProblemKind {
 impl Directives {
     /// True when `rule` is silenced on the statement with index `statement`.
     pub fn is_allowed(&self, statement: usize, rule: &str) -> bool {
-        self.allows
+        // Asked for every rule on every statement, so not a linear scan.
+        let first = self
+            .allows
+            .partition_point(|allow| allow.statement < statement);
+        self.allows[first..]
             .iter()
-            .any(|allow| allow.statement == statement && allow.rule == rule)
+            .take_while(|allow| allow.statement == statement)
+            .any(|allow| allow.rule == rule)
     }
 }
 
@@ -106,6 +111,9 @@ pub(crate) fn from_parsed(parsed: &Parsed) -> Directives {
             _ => problem(ProblemKind::UnknownDirective(directive.to_owned())),
         }
     }
+    // Comments come in file order, so this is already sorted; `is_allowed`
+    // depends on it.
+    found.allows.sort_by_key(|allow| allow.statement);
     found
 }
 

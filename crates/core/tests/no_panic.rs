@@ -136,7 +136,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]
-    fn arbitrary_text(sql in any::<String>()) {
+    fn arbitrary_text(sql in "(?s).{0,400}") {
         check(&sql);
     }
 
@@ -174,4 +174,38 @@ fn pathological_nesting_is_refused_not_a_crash() {
             &sql[..40]
         );
     }
+}
+
+/// The deepest text the budget lets through still fits a modest stack.
+/// A release build needs under 384 KiB; this debug build gets 4 MiB. If a
+/// squawk upgrade recurses more, this aborts the test run.
+#[test]
+fn nesting_within_the_budget_fits_the_stack() {
+    let cases = [
+        format!("SELECT {}true;", "NOT ".repeat(1000)),
+        format!("SELECT {}1;", "1 + ".repeat(1000)),
+        format!("SELECT {}1{};", "(".repeat(120), ")".repeat(120)),
+        format!("SELECT {}1{};", "f(".repeat(120), ")".repeat(120)),
+        format!("SELECT {}1{};", "(SELECT ".repeat(120), ")".repeat(120)),
+        format!(
+            "SELECT {}1{};",
+            "CASE WHEN true THEN ".repeat(120),
+            " END".repeat(120)
+        ),
+    ];
+    let handle = std::thread::Builder::new()
+        .stack_size(4 << 20)
+        .spawn(move || {
+            for sql in &cases {
+                let found = lint("001_deep.sql", sql, &LintContext::default());
+                assert!(
+                    !found.iter().any(|d| d.rule == "nesting-too-deep"),
+                    "{}",
+                    &sql[..30]
+                );
+                assert_eq!(split(sql).len(), 1);
+            }
+        })
+        .unwrap();
+    handle.join().unwrap();
 }

@@ -179,8 +179,8 @@ pub fn lint(file_name: &str, sql: &str, ctx: &LintContext) -> Vec<Diagnostic> {
         found.push((problem.offset, rule, message, help));
     }
 
-    match (&parsed.tree, parsed.refusal) {
-        (_, Some(Refusal::TooDeep { at })) => found.push((
+    match parsed.refusal {
+        Some(Refusal::TooDeep { at }) => found.push((
             at,
             NESTING_TOO_DEEP,
             "this statement nests too deeply for stratum to check it safely".into(),
@@ -188,13 +188,14 @@ pub fn lint(file_name: &str, sql: &str, ctx: &LintContext) -> Vec<Diagnostic> {
              chain of ORs) so that it nests less than about a hundred levels"
                 .into(),
         )),
-        (_, Some(Refusal::TooLarge)) => found.push((
+        // Never seen in practice; the nearest rule id is good enough.
+        Some(Refusal::TooLarge) => found.push((
             0,
             NESTING_TOO_DEEP,
             "the file is larger than 4 GiB, too large to check".into(),
             "split it into several migrations".into(),
         )),
-        (Some(_), None) => {
+        None => {
             for finding in rules::syntax_error::findings(&parsed) {
                 let allowed = parsed
                     .statement_at(finding.offset)
@@ -210,10 +211,13 @@ pub fn lint(file_name: &str, sql: &str, ctx: &LintContext) -> Vec<Diagnostic> {
             }
             check_statements(&parsed, &directives, mode, ctx, &mut found);
         }
-        (None, None) => {}
     }
 
-    found.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    // By position; at one position errors first, then by rule id.
+    found.sort_by_key(|(offset, rule, _, _)| {
+        let warning = severity_of(rule) == Some(Severity::Warning);
+        (*offset, warning, *rule)
+    });
     let lines = LineIndex::new(sql);
     found
         .into_iter()

@@ -8,7 +8,7 @@
 
 use squawk_syntax::{SyntaxKind, SyntaxNode};
 
-use super::{Check, Finding, Rule, alter_table_actions, child, has_child, name_under};
+use super::{Check, Finding, Rule, alter_table_actions, child, has_child, name_under, normalize};
 
 pub(crate) const ID: &str = "create-if-not-exists";
 pub(crate) const RULE: Rule = Rule { id: ID, check };
@@ -56,16 +56,9 @@ pub(crate) fn covers(node: &SyntaxNode) -> bool {
 
 fn check(_: &Check, node: &SyntaxNode, out: &mut Vec<Finding>) {
     let kind = node.kind();
-    let named = |label: &str| match name_under(node) {
-        Some(name)
-            if !matches!(
-                kind,
-                SyntaxKind::CREATE_SCHEMA | SyntaxKind::CREATE_EXTENSION
-            ) =>
-        {
-            format!("{label} {}", name.name)
-        }
-        _ => label.to_owned(),
+    let named = |label: &str| match object_name(node) {
+        Some(name) => format!("{label} {name}"),
+        None => label.to_owned(),
     };
     if let Some((_, label)) = IF_NOT_EXISTS.iter().find(|(k, _)| *k == kind) {
         if kind == SyntaxKind::CREATE_INDEX && child(node, SyntaxKind::INDEX).is_none() {
@@ -76,9 +69,10 @@ fn check(_: &Check, node: &SyntaxNode, out: &mut Vec<Finding>) {
                 "name the index and write CREATE INDEX IF NOT EXISTS name ON …",
             ));
         } else if !has_child(node, SyntaxKind::IF_NOT_EXISTS) {
+            let label = written(node, label);
             out.push(Finding::at(
                 node,
-                format!("{} fails when it already exists", named(label)),
+                format!("{} fails when it already exists", named(&label)),
                 format!("write {} IF NOT EXISTS …", label.trim_end_matches(" … AS")),
             ));
         }
@@ -122,12 +116,62 @@ fn check(_: &Check, node: &SyntaxNode, out: &mut Vec<Finding>) {
     for action in alter_table_actions(node) {
         if action.kind() == SyntaxKind::ADD_COLUMN && !has_child(&action, SyntaxKind::IF_NOT_EXISTS)
         {
+            let column = child(&action, SyntaxKind::COLUMN_NAME)
+                .map(|name| format!(" {}", normalize(&name)))
+                .unwrap_or_default();
             out.push(Finding::at(
                 &action,
-                "ADD COLUMN fails when the column already exists",
+                format!("ADD COLUMN{column} fails when the column already exists"),
                 "write ADD COLUMN IF NOT EXISTS …",
             ));
         }
+    }
+}
+
+/// The statement's opening words as written: `CREATE UNIQUE INDEX
+/// CONCURRENTLY` rather than `CREATE INDEX`, so the help can be copied.
+fn written(node: &SyntaxNode, label: &str) -> String {
+    if node.kind() != SyntaxKind::CREATE_INDEX {
+        return label.to_owned();
+    }
+    let mut words = String::from("CREATE");
+    if has_child(node, SyntaxKind::UNIQUE_KW) {
+        words.push_str(" UNIQUE");
+    }
+    words.push_str(" INDEX");
+    if has_child(node, SyntaxKind::CONCURRENTLY_KW) {
+        words.push_str(" CONCURRENTLY");
+    }
+    words
+}
+
+/// The children that hold the name of what a CREATE creates.
+const NAME_HOLDERS: &[SyntaxKind] = &[
+    SyntaxKind::TABLE_NAME,
+    SyntaxKind::INDEX,
+    SyntaxKind::SEQUENCE,
+    SyntaxKind::NAMED_SCHEMA,
+    SyntaxKind::EXTENSION,
+    SyntaxKind::VIEW,
+    SyntaxKind::FUNCTION_NAME,
+    SyntaxKind::PROCEDURE_NAME,
+    SyntaxKind::TRIGGER,
+    SyntaxKind::RULE,
+    SyntaxKind::AGGREGATE_NAME,
+    SyntaxKind::STATISTICS,
+    SyntaxKind::COLLATION,
+    SyntaxKind::SERVER,
+    SyntaxKind::TYPE_NAME,
+    SyntaxKind::DOMAIN,
+];
+
+fn object_name(node: &SyntaxNode) -> Option<String> {
+    let holder = node
+        .children()
+        .find(|child| NAME_HOLDERS.contains(&child.kind()))?;
+    match name_under(&holder) {
+        Some(name) => Some(name.name),
+        None => Some(normalize(&holder)).filter(|name| !name.is_empty()),
     }
 }
 
@@ -196,6 +240,26 @@ mod tests {
         assert_eq!(found[0].help, "write CREATE TABLE IF NOT EXISTS …");
         let view = of(ID, "CREATE VIEW v AS SELECT 1;");
         assert_eq!(view[0].help, "write CREATE OR REPLACE VIEW …");
+        for (sql, message) in [
+            (
+                "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();",
+                "CREATE TRIGGER tr fails when it already exists",
+            ),
+            (
+                "CREATE SCHEMA billing;",
+                "CREATE SCHEMA billing fails when it already exists",
+            ),
+            (
+                "CREATE EXTENSION \"uuid-ossp\";",
+                "CREATE EXTENSION uuid-ossp fails when it already exists",
+            ),
+            (
+                "CREATE INDEX i ON t (a);",
+                "CREATE INDEX i fails when it already exists",
+            ),
+        ] {
+            assert_eq!(of(ID, sql)[0].message, message, "{sql}");
+        }
         let ty = of(ID, "CREATE TYPE mood AS ENUM ('sad');");
         assert!(ty[0].help.contains("pg_type") && ty[0].help.contains("CHECK"));
     }
@@ -204,6 +268,11 @@ mod tests {
     fn an_unnamed_index_is_told_to_get_a_name() {
         let found = of(ID, "CREATE INDEX ON t (a);");
         assert!(found[0].help.contains("name the index"));
+        let found = of(ID, "CREATE UNIQUE INDEX CONCURRENTLY i ON t (a);");
+        assert_eq!(
+            found[0].help,
+            "write CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS …"
+        );
     }
 
     #[test]
@@ -221,5 +290,9 @@ mod tests {
         );
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].line, found[0].column), (3, 3));
+        assert_eq!(
+            found[0].message,
+            "ADD COLUMN b fails when the column already exists"
+        );
     }
 }

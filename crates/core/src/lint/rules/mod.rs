@@ -214,8 +214,8 @@ pub(crate) fn name_under(node: &SyntaxNode) -> Option<QualifiedName> {
     })
 }
 
-/// An identifier's name as PostgreSQL sees it.
-fn normalize(segment: &SyntaxNode) -> String {
+/// The first identifier below `node`, as PostgreSQL sees it.
+pub(crate) fn normalize(segment: &SyntaxNode) -> String {
     let Some((token, _)) = significant_tokens(segment) else {
         return String::new();
     };

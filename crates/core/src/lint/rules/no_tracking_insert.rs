@@ -3,7 +3,7 @@
 //! The engine alone records what ran; a migration that inserts, changes or
 //! deletes tracking rows makes the recorded history lie, and the next run
 //! skips or repeats files. Writes hidden in CTEs and `BEGIN ATOMIC` bodies
-//! count too.
+//! count too, and so do ALTER TABLE and DROP TABLE of the tracking table.
 
 use squawk_syntax::{SyntaxKind, SyntaxNode};
 
@@ -32,13 +32,25 @@ fn check(check: &Check, node: &SyntaxNode, out: &mut Vec<Finding>) {
             SyntaxKind::COPY if has_child(&write, SyntaxKind::COPY_FROM) => {
                 ("COPY … FROM", names(&write, SyntaxKind::COPY_TABLE))
             }
+            // Its shape is the engine's too: a migration must not change it.
+            SyntaxKind::ALTER_TABLE => (
+                "ALTER TABLE",
+                names(&write, SyntaxKind::TABLE_RELATION_NAME),
+            ),
+            SyntaxKind::DROP_TABLE => (
+                "DROP TABLE",
+                write
+                    .children()
+                    .filter_map(|table| name_under(&table))
+                    .collect(),
+            ),
             _ => continue,
         };
         if targets.iter().any(|target| is_tracking(check, target)) {
             out.push(Finding::at(
                 &write,
                 format!(
-                    "{verb} {}: the tracking table is written by stratum alone",
+                    "{verb} {}: the tracking table is stratum's alone",
                     check.ctx.tracking_table
                 ),
                 "remove this statement; stratum records each migration itself, and to mark \
@@ -83,6 +95,8 @@ mod tests {
             "MERGE INTO migrations m USING x ON true WHEN MATCHED THEN DELETE;",
             "COPY migrations FROM STDIN;",
             "WITH gone AS (DELETE FROM migrations RETURNING 1) SELECT count(*) FROM gone;",
+            "ALTER TABLE migrations ADD COLUMN IF NOT EXISTS note text;",
+            "DROP TABLE IF EXISTS old, public.migrations;",
         ] {
             assert!(fires(ID, sql), "{sql}");
         }
@@ -96,6 +110,8 @@ mod tests {
             "INSERT INTO \"Migrations\" VALUES ('x') ON CONFLICT DO NOTHING;",
             "SELECT * FROM migrations;",
             "COPY migrations TO STDOUT;",
+            "ALTER TABLE users ADD COLUMN IF NOT EXISTS migrations int;",
+            "DROP TABLE IF EXISTS migrations_old;",
             "SELECT 'INSERT INTO migrations VALUES (1)';",
             "DO $$ BEGIN PERFORM 1; END $$; -- DELETE FROM migrations;",
         ] {
