@@ -114,6 +114,13 @@ export interface Options {
    * in milliseconds; 0 waits forever. Default 5000.
    */
   tableLockTimeoutMs?: number
+  /**
+   * How concurrent runs exclude each other. `session` (default): one
+   * advisory lock for the whole run, on a direct connection. `transaction`:
+   * a lock inside each migration's transaction, for connections through
+   * PgBouncer in transaction pooling mode.
+   */
+  lockMode?: 'session' | 'transaction'
   /** Lets `fresh` and `reset` run with `NODE_ENV=production`. */
   force?: boolean
   /** Called as each migration starts and ends. */

@@ -43,6 +43,12 @@ pub struct Options {
     /// the app's own traffic before it gives up (`SET LOCAL lock_timeout`),
     /// in milliseconds; 0 waits forever. Default 5000.
     pub table_lock_timeout_ms: Option<f64>,
+    /// How concurrent runs exclude each other. `session` (default): one
+    /// advisory lock for the whole run, on a direct connection. `transaction`:
+    /// a lock inside each migration's transaction, for connections through
+    /// PgBouncer in transaction pooling mode.
+    #[napi(ts_type = "'session' | 'transaction'")]
+    pub lock_mode: Option<String>,
     /// Lets `fresh` and `reset` run with `NODE_ENV=production`.
     pub force: Option<bool>,
     /// Called as each migration starts and ends.
@@ -312,6 +318,7 @@ fn read_options(
             lock_timeout_ms: options.lock_timeout_ms,
             wait_ms: options.wait_ms,
             table_lock_timeout_ms: options.table_lock_timeout_ms,
+            lock_mode: options.lock_mode,
             force: options.force.unwrap_or(false),
         },
         options.on_progress,

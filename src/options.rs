@@ -17,7 +17,20 @@ pub struct Options {
     pub lock_timeout_ms: Option<f64>,
     pub wait_ms: Option<f64>,
     pub table_lock_timeout_ms: Option<f64>,
+    pub lock_mode: Option<String>,
     pub force: bool,
+}
+
+/// How concurrent runs exclude each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// One session advisory lock held for the whole run: the default, for a
+    /// direct connection.
+    Session,
+    /// A transaction advisory lock taken inside each migration's own
+    /// transaction: works through PgBouncer's transaction pooling, which
+    /// cannot keep a session lock across transactions.
+    Transaction,
 }
 
 /// The schema and name of the tracking table.
@@ -48,6 +61,7 @@ pub struct Settings {
     pub wait: Duration,
     /// How long a migration's statement may wait for a table lock; zero: no limit.
     pub table_lock_timeout: Duration,
+    pub lock_mode: LockMode,
     pub force: bool,
     pub production: bool,
 }
@@ -92,6 +106,15 @@ impl Settings {
             wait: millis(options.wait_ms, "waitMs")?.unwrap_or(Duration::ZERO),
             table_lock_timeout: millis(options.table_lock_timeout_ms, "tableLockTimeoutMs")?
                 .unwrap_or(DEFAULT_TABLE_LOCK_TIMEOUT),
+            lock_mode: match options.lock_mode.as_deref() {
+                None | Some("session") => LockMode::Session,
+                Some("transaction") => LockMode::Transaction,
+                Some(other) => {
+                    return Err(Error::Config(format!(
+                        "lockMode must be \"session\" or \"transaction\", not {other:?}"
+                    )));
+                }
+            },
             force: options.force,
             production: env.var("NODE_ENV").as_deref() == Some("production"),
         })

@@ -72,6 +72,12 @@ impl MigrationLock {
         }
     }
 
+    /// The same lock, scoped to the current transaction; a blocking wait is
+    /// safe there, bounded by the transaction's `lock_timeout`.
+    pub fn transaction_sql(&self) -> String {
+        format!("SELECT pg_advisory_xact_lock({})", self.key)
+    }
+
     pub async fn release<E: Executor>(&self, executor: &mut E) -> Result<(), ExecError> {
         executor
             .execute(&format!("SELECT pg_advisory_unlock({})", self.key))

@@ -16,7 +16,7 @@ use super::executor::{ExecError, ExecErrorKind, Executor};
 use super::lock::{LockError, MigrationLock};
 use super::tracking::{Tracking, TrackingState};
 use crate::error::{Error, Result, SqlFailure};
-use crate::options::Settings;
+use crate::options::{LockMode, Settings};
 
 /// A migration as it starts and ends, for progress callbacks.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +97,14 @@ enum Wrapping {
     Outer,
 }
 
+/// What became of one migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Applied,
+    /// Another run applied it first (the transaction lock mode finds out so).
+    AlreadyApplied,
+}
+
 /// The transaction one migration runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Transaction {
@@ -166,6 +174,7 @@ impl<'a> Migrator<'a> {
         }
         // The house rules are checked before anything runs.
         let warnings = self.lint(plan.pending())?;
+        self.refuse_unlockable(plan.pending())?;
         let report = self
             .with_lock(executor, async |executor: &mut E| {
                 self.migrate_locked(executor, progress).await
@@ -200,6 +209,22 @@ impl<'a> Migrator<'a> {
             ));
         }
         Ok(report)
+    }
+
+    /// A no-transaction file cannot hold a transaction lock across its
+    /// statements, so the transaction lock mode cannot run one safely.
+    fn refuse_unlockable<'m>(&self, mut files: impl Iterator<Item = &'m Migration>) -> Result<()> {
+        if self.settings.lock_mode != LockMode::Transaction {
+            return Ok(());
+        }
+        match files.find(|file| transaction_mode(&file.sql) == TransactionMode::NoTransaction) {
+            Some(file) => Err(Error::Config(format!(
+                "{} runs without a transaction, which lockMode \"transaction\" cannot protect: \
+                 apply it once over a direct connection with lockMode \"session\"",
+                self.settings.display_path(&file.file_name)
+            ))),
+            None => Ok(()),
+        }
     }
 
     fn lint_context(&self) -> LintContext<'_> {
@@ -250,16 +275,19 @@ impl<'a> Migrator<'a> {
                 .iter()
                 .map(|file| self.tracking.adopt_sql(file))
                 .collect();
-            self.run_own(executor, &sql).await?;
+            self.in_transaction(executor, async |executor: &mut E| {
+                self.run_own(executor, &sql).await
+            })
+            .await?;
         }
         let pending: Vec<&Migration> = plan.pending().collect();
+        let run = self
+            .apply_all(executor, &pending, Wrapping::Own, progress)
+            .await?;
         Ok(MigrateReport {
-            already_applied: plan.count(State::Applied),
+            already_applied: plan.count(State::Applied) + run.already_applied,
             adopted: adopt.iter().map(|file| file.name.clone()).collect(),
-            applied: self
-                .apply_all(executor, &pending, Wrapping::Own, progress)
-                .await?,
-            warnings: Vec::new(),
+            ..run
         })
     }
 
@@ -269,7 +297,10 @@ impl<'a> Migrator<'a> {
         let Some(sql) = self.tracking.ensure_sql(&state) else {
             return Ok(state);
         };
-        self.run_own(executor, &sql).await?;
+        self.in_transaction(executor, async |executor: &mut E| {
+            self.run_own(executor, &sql).await
+        })
+        .await?;
         self.read_tracking(executor).await
     }
 
@@ -282,8 +313,8 @@ impl<'a> Migrator<'a> {
         pending: &[&Migration],
         wrapping: Wrapping,
         progress: &(dyn Fn(Progress<'_>) + Sync),
-    ) -> Result<Vec<AppliedMigration>> {
-        let mut applied = Vec::with_capacity(pending.len());
+    ) -> Result<MigrateReport> {
+        let mut report = MigrateReport::default();
         for (index, migration) in pending.iter().copied().enumerate() {
             let transaction = match wrapping {
                 Wrapping::Outer => Transaction::Outer,
@@ -292,25 +323,32 @@ impl<'a> Migrator<'a> {
             };
             progress(Progress::Start { migration });
             let started = Instant::now();
-            if let Err(error) = self.apply(executor, migration, transaction).await {
-                if index > 0 && wrapping == Wrapping::Own {
-                    self.flush(executor).await;
+            match self.apply(executor, migration, transaction).await {
+                Ok(Outcome::Applied) => {}
+                Ok(Outcome::AlreadyApplied) => {
+                    report.already_applied += 1;
+                    continue;
                 }
-                return Err(error);
+                Err(error) => {
+                    if index > 0 && wrapping == Wrapping::Own {
+                        self.flush(executor).await;
+                    }
+                    return Err(error);
+                }
             }
             let duration = started.elapsed();
             progress(Progress::End {
                 migration,
                 duration,
             });
-            applied.push(AppliedMigration {
+            report.applied.push(AppliedMigration {
                 version: migration.version,
                 name: migration.name.clone(),
                 checksum: migration.checksum.clone(),
                 duration,
             });
         }
-        Ok(applied)
+        Ok(report)
     }
 
     /// One round trip: the file and its tracking row as one message, inside
@@ -321,12 +359,43 @@ impl<'a> Migrator<'a> {
         executor: &mut E,
         migration: &Migration,
         transaction: Transaction,
-    ) -> Result<()> {
+    ) -> Result<Outcome> {
         let insert = self.tracking.insert_sql(migration);
         let sql = migration.sql.as_str();
-        let batch = match (transaction_mode(sql), transaction) {
+        let mode = transaction_mode(sql);
+        let batch = match (mode, transaction) {
             (TransactionMode::NoTransaction, _) => {
-                return self.apply_statements(executor, migration).await;
+                self.apply_statements(executor, migration).await?;
+                return Ok(Outcome::Applied);
+            }
+            // Through a transaction pooler: lock, then claim the tracking row
+            // before the file runs; a claim that fails means another run
+            // applied it while this one waited.
+            (_, Transaction::Own(durability))
+                if self.settings.lock_mode == LockMode::Transaction =>
+            {
+                let (body_start, body_end, skipped) = match mode {
+                    TransactionMode::AlreadyWrapped { commit_start } => {
+                        (Self::after_begin(sql, commit_start), commit_start, 1)
+                    }
+                    _ => (0, sql.len(), 0),
+                };
+                Batch {
+                    skipped,
+                    ..Batch::around(
+                        format!(
+                            "{}{}\n",
+                            self.begin_sql(durability),
+                            self.tracking.claim_sql(migration)
+                        ),
+                        &sql[body_start..body_end],
+                        body_start,
+                        format!(
+                            "\n;\n{}\nCOMMIT;",
+                            self.tracking.record_duration_sql(migration)
+                        ),
+                    )
+                }
             }
             (TransactionMode::Wrapped, Transaction::Own(durability)) => Batch::around(
                 self.begin_sql(durability),
@@ -349,10 +418,7 @@ impl<'a> Migrator<'a> {
             }
             // Inside fresh's transaction the wrapper itself is left out.
             (TransactionMode::AlreadyWrapped { commit_start }, Transaction::Outer) => {
-                let body_start = split(sql)
-                    .first()
-                    .map_or(0, |begin| begin.end)
-                    .min(commit_start);
+                let body_start = Self::after_begin(sql, commit_start);
                 Batch {
                     skipped: 1,
                     ..Batch::around(
@@ -365,11 +431,26 @@ impl<'a> Migrator<'a> {
             }
         };
         let Err(error) = executor.execute(&batch.sql).await else {
-            return Ok(());
+            return Ok(Outcome::Applied);
         };
         if error.kind == ExecErrorKind::Database && transaction != Transaction::Outer {
             // The failed statement left the transaction aborted; end it.
             let _ = executor.execute("ROLLBACK").await;
+        }
+        let claim_taken = self.settings.lock_mode == LockMode::Transaction
+            && error.sqlstate.as_deref() == Some(UNIQUE_VIOLATION)
+            && error.statements_completed + 1 == batch.ours_before;
+        if claim_taken {
+            return Ok(Outcome::AlreadyApplied);
+        }
+        if self.settings.lock_mode == LockMode::Transaction
+            && error.sqlstate.as_deref() == Some(LOCK_NOT_AVAILABLE)
+            && error.statements_completed + 2 == batch.ours_before
+        {
+            return Err(Error::LockTimeout {
+                waited_ms: u64::try_from(self.settings.lock_timeout.as_millis())
+                    .unwrap_or(u64::MAX),
+            });
         }
         let waited_for_lock = error.sqlstate.as_deref() == Some(LOCK_NOT_AVAILABLE);
         let mut failure = self.migration_error(error, migration, &batch);
@@ -377,6 +458,14 @@ impl<'a> Migrator<'a> {
             self.name_lock_holders(executor, &mut failure).await;
         }
         Err(failure)
+    }
+
+    /// Where a wrapped file's body starts: just after its own BEGIN.
+    fn after_begin(sql: &str, commit_start: usize) -> usize {
+        split(sql)
+            .first()
+            .map_or(0, |begin| begin.end)
+            .min(commit_start)
     }
 
     /// A `-- stratum:no-transaction` file: each statement on its own (VACUUM
@@ -423,8 +512,17 @@ impl<'a> Migrator<'a> {
     /// queue the app's other queries behind itself), and the commit's durability.
     fn begin_sql(&self, durability: Durability) -> String {
         let mut sql = String::from("BEGIN;");
+        if self.settings.lock_mode == LockMode::Transaction {
+            // The wait for another run is bounded by lockTimeoutMs, then the
+            // statements go back to the table-lock bound.
+            sql.push_str(&format!(
+                " SET LOCAL lock_timeout = {}; {};",
+                self.settings.lock_timeout.as_millis().max(1),
+                self.lock.transaction_sql()
+            ));
+        }
         let wait = self.settings.table_lock_timeout.as_millis();
-        if wait > 0 {
+        if wait > 0 || self.settings.lock_mode == LockMode::Transaction {
             sql.push_str(&format!(" SET LOCAL lock_timeout = {wait};"));
         }
         if durability == Durability::Deferred {
@@ -499,13 +597,14 @@ impl<'a> Migrator<'a> {
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<MigrateReport> {
         let warnings = self.lint(self.migrations.iter())?;
+        self.refuse_unlockable(self.migrations.iter())?;
         let all: Vec<&Migration> = self.migrations.iter().collect();
         // A no-transaction file cannot join the one transaction; then only
         // the drop is atomic, and the files apply as `migrate` applies them.
         let atomic = all
             .iter()
             .all(|file| transaction_mode(&file.sql) != TransactionMode::NoTransaction);
-        let applied = self
+        let report = self
             .with_lock(executor, async |executor: &mut E| {
                 let applied_inside = self
                     .in_transaction(executor, async |executor: &mut E| {
@@ -518,7 +617,7 @@ impl<'a> Migrator<'a> {
                             self.apply_all(executor, &all, Wrapping::Outer, progress)
                                 .await
                         } else {
-                            Ok(Vec::new())
+                            Ok(MigrateReport::default())
                         }
                     })
                     .await?;
@@ -529,11 +628,7 @@ impl<'a> Migrator<'a> {
                     .await
             })
             .await?;
-        Ok(MigrateReport {
-            applied,
-            warnings,
-            ..MigrateReport::default()
-        })
+        Ok(MigrateReport { warnings, ..report })
     }
 
     async fn drop_everything<E: Executor>(&self, executor: &mut E) -> Result<usize> {
@@ -583,6 +678,10 @@ impl<'a> Migrator<'a> {
         executor: &mut E,
         work: impl AsyncFnOnce(&mut E) -> Result<T>,
     ) -> Result<T> {
+        if self.settings.lock_mode == LockMode::Transaction {
+            // Each transaction takes the lock itself (see begin_sql).
+            return work(executor).await;
+        }
         self.lock
             .acquire(executor, self.settings.lock_timeout)
             .await
@@ -727,6 +826,9 @@ impl Batch {
         }
     }
 }
+
+/// SQLSTATE of a duplicate key.
+const UNIQUE_VIOLATION: &str = "23505";
 
 /// SQLSTATE of a statement that gave up waiting for a lock (`lock_timeout`).
 const LOCK_NOT_AVAILABLE: &str = "55P03";

@@ -119,6 +119,29 @@ impl Tracking {
         )
     }
 
+    /// The row that claims `migration` before it runs, for the transaction
+    /// lock mode: a second claim fails on the unique name, so a run that finds
+    /// it taken knows another applied it. Its duration is filled in after.
+    pub fn claim_sql(&self, migration: &Migration) -> String {
+        format!(
+            "INSERT INTO {} (name, version, checksum) VALUES ({}, {}, {});",
+            self.qualified,
+            literal(&migration.name),
+            migration.version,
+            literal(&migration.checksum)
+        )
+    }
+
+    pub fn record_duration_sql(&self, migration: &Migration) -> String {
+        format!(
+            "UPDATE {} SET duration_ms = \
+             (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint \
+             WHERE name = {};",
+            self.qualified,
+            literal(&migration.name)
+        )
+    }
+
     /// The row that marks `migration` applied. Its duration is the server's
     /// own time since the message arrived, so it can share that message.
     pub fn insert_sql(&self, migration: &Migration) -> String {
