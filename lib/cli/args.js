@@ -1,0 +1,124 @@
+// The command line, checked and turned into addon options.
+'use strict';
+
+const { parseArgs } = require('node:util');
+
+const USAGE = `Usage: stratum <command> [options]
+
+Commands:
+  migrate          apply every pending migration (--dry-run: only show the plan)
+  plan             show what migrate would run, without changing anything
+  status           show applied, pending, changed and missing migrations
+  new <name>       write migrations/NNN_<name>.sql with the next number, print its path
+  lint             check every migration file against the house rules (no database needed)
+  diagram          print the schema as a Mermaid ER diagram (--out FILE to write it)
+  fresh            drop every table of the schema, then migrate from scratch
+  reset            drop every table of the schema, the tracking table too
+
+Options:
+  --dir <path>         migrations directory (default: MIGRATIONS_DIR, package.json "stratum".dir, ./migrations)
+  --url <url>          PostgreSQL URL (default: DATABASE_URL, then PGHOST, PGPORT, PGUSER, ...)
+  --schema <name>      schema of the tracking table, and the one fresh, reset and diagram work on (default: public)
+  --table <name>       name of the tracking table (default: migrations)
+  --lock-timeout <ms>  how long to wait for another run's lock (default: 60000)
+  --table-lock-timeout <ms>
+                       how long a statement may wait for a table lock held by the app (default: 5000)
+  --wait <duration>    keep retrying a server that is not up yet, e.g. 30s, 500ms, 2m (default: 0)
+  --force              let fresh and reset run with NODE_ENV=production
+  --dry-run            migrate: print the plan instead of applying it
+  --out <file>         diagram: write the diagram to a file instead of stdout
+  --json               print one JSON document on stdout
+  -q, --quiet          migrate, fresh, reset, new, diagram --out: print nothing but errors
+  -h, --help           show this help
+
+Colour on a terminal, or with FORCE_COLOR=1; never with NO_COLOR (unless FORCE_COLOR is set).
+`;
+
+const OPTIONS = {
+  dir: { type: 'string' },
+  url: { type: 'string' },
+  schema: { type: 'string' },
+  table: { type: 'string' },
+  'lock-timeout': { type: 'string' },
+  'table-lock-timeout': { type: 'string' },
+  wait: { type: 'string' },
+  force: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  out: { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+const COMMANDS = new Set(['migrate', 'plan', 'status', 'new', 'lint', 'diagram', 'fresh', 'reset']);
+
+/** Flags that mean something to one command only; elsewhere they are a mistake worth reporting. */
+const ONLY_FOR = { 'dry-run': 'migrate', out: 'diagram' };
+
+class UsageError extends Error {}
+
+/**
+ * `{ help: true }`, or `{ command, name?, options, json, quiet, out? }` where
+ * `options` holds only the addon options that were given.
+ */
+function parseArguments(argv) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(error.message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { help: true };
+  if (positionals.length === 0) throw new UsageError('no command given');
+  const [requested, ...rest] = positionals;
+  if (!COMMANDS.has(requested)) throw new UsageError(`unknown command: ${requested}`);
+  const expected = requested === 'new' ? 1 : 0;
+  if (rest.length > expected) throw new UsageError(`unexpected argument: ${rest[expected]}`);
+  if (rest.length < expected) throw new UsageError('new needs a name, e.g. stratum new add_user_preferences');
+  for (const [flag, command] of Object.entries(ONLY_FOR)) {
+    if (values[flag] !== undefined && requested !== command) {
+      throw new UsageError(`--${flag} only goes with ${command}`);
+    }
+  }
+  const command = requested === 'migrate' && values['dry-run'] ? 'plan' : requested;
+  const options = {
+    databaseUrl: values.url,
+    dir: values.dir,
+    schema: values.schema,
+    table: values.table,
+    lockTimeoutMs: milliseconds(values, 'lock-timeout'),
+    tableLockTimeoutMs: milliseconds(values, 'table-lock-timeout'),
+    waitMs: duration(values, 'wait'),
+    force: values.force,
+  };
+  for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
+  return {
+    command,
+    name: rest[0],
+    options,
+    out: values.out,
+    json: Boolean(values.json),
+    quiet: Boolean(values.quiet),
+  };
+}
+
+function milliseconds(values, flag) {
+  if (values[flag] === undefined) return undefined;
+  const value = Number(values[flag]);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new UsageError(`--${flag} takes a whole number of milliseconds, not ${values[flag]}`);
+  }
+  return value;
+}
+
+/** Milliseconds of `30s`, `500ms`, `2m` or a bare number of milliseconds. */
+function duration(values, flag) {
+  if (values[flag] === undefined) return undefined;
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(values[flag].trim());
+  if (!match) throw new UsageError(`--${flag} takes a duration such as 30s, 500ms or 2m, not ${values[flag]}`);
+  const scale = { ms: 1, s: 1000, m: 60000 }[match[2] || 'ms'];
+  return Math.round(Number(match[1]) * scale);
+}
+
+module.exports = { USAGE, UsageError, parseArguments };

@@ -1,0 +1,129 @@
+// The stratum command: parses arguments, calls the addon, renders the result.
+// Results go to stdout, errors to stderr; --json puts exactly one document on
+// stdout, the result or { error }.
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { USAGE, UsageError, parseArguments } = require('./args');
+const { palette } = require('./style');
+const render = require('./render');
+const { createProgress } = require('./progress');
+const { createMigrationFile, NameError } = require('./new-migration');
+const { resolveMigrationsDir } = require('../migrations-dir');
+
+function loadDotEnv() {
+  const file = path.resolve('.env');
+  // process.loadEnvFile never overrides a variable that is already set.
+  if (fs.existsSync(file)) process.loadEnvFile(file);
+}
+
+/** `file` relative to the working directory when it lies inside it. */
+function shown(file) {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+}
+
+/** How many migrations the run will apply, for the live line's "done / total". */
+async function expectedTotal(stratum, command, options) {
+  try {
+    const report = await stratum.status(options);
+    return command === 'fresh' ? report.migrations.filter((m) => m.state !== 'missing').length : report.pending;
+  } catch {
+    // The run itself reports whatever is wrong; the live line goes without a total.
+    return undefined;
+  }
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+async function applyMigrations(stratum, request, io) {
+  const { command, options, json, quiet } = request;
+  if (json || quiet) return { result: await stratum[command](options) };
+  const live = Boolean(io.out.isTTY);
+  const total = live ? await expectedTotal(stratum, command, options) : undefined;
+  const progress = createProgress({ out: io.out, c: io.c, live, total });
+  try {
+    const result = await stratum[command]({ ...options, onProgress: progress.onProgress });
+    await nextTurn();
+    progress.finish(result.applied);
+    return { result };
+  } catch (failure) {
+    await nextTurn();
+    progress.finish();
+    throw failure;
+  }
+}
+
+/** Runs one command; resolves to the exit code. */
+async function execute(request, io) {
+  const { command, options, json, quiet } = request;
+  const { out, c } = io;
+  const stratum = require('../..');
+  const started = performance.now();
+
+  if (command === 'new') {
+    const file = createMigrationFile(resolveMigrationsDir({ dir: options.dir }), request.name);
+    if (json) out.write(`${JSON.stringify({ file: shown(file) })}\n`);
+    else if (!quiet) out.write(`${shown(file)}\n`);
+    return 0;
+  }
+  if (command === 'migrate' || command === 'fresh') {
+    const { result } = await applyMigrations(stratum, request, io);
+    if (json) {
+      out.write(`${JSON.stringify(result)}\n`);
+    } else if (!quiet) {
+      for (const d of result.warnings) io.err.write(render.diagnostic(d, io.errC));
+      out.write(render.migrateSummary(result, performance.now() - started, c));
+    }
+    return 0;
+  }
+  if (command === 'diagram') {
+    const mermaid = await stratum.diagram(options);
+    const text = mermaid.endsWith('\n') ? mermaid : `${mermaid}\n`;
+    if (request.out) fs.writeFileSync(request.out, text);
+    if (json) out.write(`${JSON.stringify(request.out ? { diagram: text, file: request.out } : { diagram: text })}\n`);
+    else if (!request.out) out.write(text);
+    else if (!quiet) out.write(`Wrote ${request.out}\n`);
+    return 0;
+  }
+
+  const result = await stratum[command](options);
+  if (json) out.write(`${JSON.stringify(result)}\n`);
+  else if (command === 'status') out.write(render.status(result, c));
+  else if (command === 'plan') out.write(render.plan(result, c));
+  else if (command === 'lint') out.write(render.lint(result, c));
+  else if (!quiet) out.write(`Dropped ${result.dropped} objects.\n`);
+  // A plan with lint errors is a run that would fail.
+  return (command === 'lint' || command === 'plan') && result.errors > 0 ? 1 : 0;
+}
+
+async function main(argv, { out = process.stdout, err = process.stderr } = {}) {
+  let request;
+  try {
+    request = parseArguments(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    err.write(`stratum: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (request.help) {
+    out.write(USAGE);
+    return 0;
+  }
+  loadDotEnv();
+  const io = { out, err, c: palette(out), errC: palette(err) };
+  try {
+    return await execute(request, io);
+  } catch (failure) {
+    if (failure instanceof NameError) {
+      err.write(`stratum: ${failure.message}\n`);
+      return 2;
+    }
+    if (request.json) out.write(`${JSON.stringify({ error: render.errorDocument(failure) })}\n`);
+    else err.write(render.error(failure, io.errC));
+    return 1;
+  }
+}
+
+module.exports = { main };

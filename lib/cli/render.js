@@ -1,0 +1,128 @@
+// Results and errors as people read them.
+'use strict';
+
+const fs = require('node:fs');
+const { duration, plural } = require('./style');
+
+function migrateSummary(result, elapsedMs, c) {
+  const lines = result.adopted.map(
+    (name) => `${c.yellow('adopted')}  ${name}: recorded its checksum (applied by the earlier runner)\n`,
+  );
+  if (result.applied.length === 0) {
+    lines.push(`Nothing to migrate: ${result.alreadyApplied} already applied.\n`);
+  } else {
+    lines.push(
+      `${c.bold(`${result.applied.length} applied`)}, ${result.alreadyApplied} already applied, in ${duration(elapsedMs)}.\n`,
+    );
+  }
+  return lines.join('');
+}
+
+/** Fixed-width columns; `align` is 'left' or 'right' per column, `paint` colours a cell after padding. */
+function table(header, rows, { align, paint = () => (text) => text, c }) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells, painted) =>
+    cells
+      .map((cell, i) => {
+        const padded = align[i] === 'right' ? cell.padStart(widths[i]) : cell.padEnd(widths[i]);
+        return painted ? paint(i, cell)(padded) : padded;
+      })
+      .join('  ')
+      .trimEnd();
+  return [c.dim(line(header, false)), ...rows.map((row) => line(row, true))].map((l) => `${l}\n`).join('');
+}
+
+function status(report, c) {
+  const colour = { applied: c.green, pending: c.yellow, changed: c.red, missing: c.red };
+  const rows = report.migrations.map((m) => [String(m.version), m.name, m.state, m.appliedAt || '']);
+  const text = table(['version', 'name', 'state', 'applied at'], rows, {
+    align: ['right', 'left', 'left', 'left'],
+    paint: (i, cell) => (i === 2 ? colour[cell] : (t) => t),
+    c,
+  });
+  const counts = { applied: 0, pending: 0, changed: 0, missing: 0 };
+  for (const m of report.migrations) counts[m.state] += 1;
+  const parts = Object.entries(counts)
+    .filter(([state, n]) => n > 0 || state === 'applied' || state === 'pending')
+    .map(([state, n]) => `${n} ${state}`);
+  return `${text}${parts.join(', ')}\n`;
+}
+
+const TRANSACTION = {
+  wrapped: 'one transaction',
+  'already-wrapped': "the file's own BEGIN … COMMIT",
+  none: 'no transaction (stratum:no-transaction)',
+};
+
+function plan(result, c) {
+  if (result.pending.length === 0) return `Nothing to migrate: ${result.alreadyApplied} already applied.\n`;
+  const rows = result.pending.map((m) => [String(m.version), m.file, String(m.statements), TRANSACTION[m.transaction]]);
+  const parts = [
+    table(['version', 'file', 'statements', 'runs in'], rows, { align: ['right', 'left', 'right', 'left'], c }),
+    `${plural(result.pending.length, 'migration')} to apply, ${result.alreadyApplied} already applied; nothing was changed.\n`,
+  ];
+  if (result.diagnostics.length > 0) parts.push(lint(result, c));
+  if (result.errors > 0) parts.push(`${c.red('migrate would refuse to run')}: fix the lint errors first.\n`);
+  return parts.join('');
+}
+
+function lint(report, c) {
+  const found = report.diagnostics.map((d) => diagnostic(d, c)).join('');
+  return `${found}${plural(report.errors, 'error')}, ${plural(report.warnings, 'warning')}\n`;
+}
+
+/** A source line with a caret under `column`, the way compilers show it. */
+function excerpt(line, column, source, c) {
+  const gutter = ' '.repeat(String(line).length);
+  return `${gutter} |\n${line} | ${source}\n${gutter} | ${' '.repeat(Math.max(0, column - 1))}${c.red('^')}\n`;
+}
+
+const fileLines = new Map();
+function sourceLine(file, line) {
+  if (!fileLines.has(file)) {
+    let lines = [];
+    try {
+      lines = fs.readFileSync(file, 'utf8').replace(/^\ufeff/, '').split('\n');
+    } catch {
+      // The diagnostic still prints; only its excerpt is left out.
+    }
+    fileLines.set(file, lines);
+  }
+  const text = fileLines.get(file)[line - 1];
+  return text === undefined ? undefined : text.replace(/\r$/, '');
+}
+
+function diagnostic(d, c) {
+  const label = d.severity === 'error' ? c.red(`error[${d.rule}]`) : c.yellow(`warning[${d.rule}]`);
+  const source = sourceLine(d.file, d.line);
+  return [
+    `${d.file}:${d.line}:${d.column}: ${label}: ${d.message}\n`,
+    source === undefined ? '' : excerpt(d.line, d.column, source, c),
+    `  = help: ${d.help}\n`,
+  ].join('');
+}
+
+function error(failure, c) {
+  if (failure.code === 'E_LINT' && Array.isArray(failure.diagnostics)) {
+    const errors = failure.diagnostics.filter((d) => d.severity === 'error').length;
+    return `${failure.diagnostics.map((d) => diagnostic(d, c)).join('')}${c.red('error[E_LINT]')}: ${plural(errors, 'lint error')}; nothing was applied\n`;
+  }
+  const parts = [`${c.red(`error[${failure.code || 'E_INTERNAL'}]`)}: ${failure.message}\n`];
+  if (failure.excerpt && failure.line) {
+    parts.push(excerpt(failure.line, failure.column || 1, failure.excerpt.split('\n')[0], c));
+  }
+  if (failure.detail) parts.push(`  = detail: ${failure.detail.replace(/\n/g, '\n    ')}\n`);
+  if (failure.hint) parts.push(`  = help: ${failure.hint}\n`);
+  return parts.join('');
+}
+
+/** The `{ "error": … }` document of `--json`. */
+function errorDocument(failure) {
+  const document = { code: failure.code || 'E_INTERNAL', message: failure.message };
+  for (const key of ['file', 'line', 'column', 'pgCode', 'detail', 'hint', 'diagnostics']) {
+    if (failure[key] !== undefined) document[key] = failure[key];
+  }
+  return document;
+}
+
+module.exports = { migrateSummary, status, plan, lint, diagnostic, error, errorDocument };
