@@ -89,6 +89,20 @@ describe('stratum new', () => {
   });
 });
 
+test('flags that do not fit the command are bad usage', () => {
+  const cases = [
+    [['status', '--dry-run'], '--dry-run only goes with migrate'],
+    [['migrate', '--out', 'x.mmd'], '--out only goes with diagram'],
+    [['migrate', '--lock-mode', 'table'], '--lock-mode takes session or transaction, not table'],
+    [['new', 'a', 'b'], 'unexpected argument: b'],
+  ];
+  for (const [args, message] of cases) {
+    const result = run(args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+  }
+});
+
 describe('with a database', () => {
   let db;
   beforeEach(async () => {
@@ -177,11 +191,16 @@ describe('with a database', () => {
     expect(run(['status', '--dir', dir, '--url', db.url], { env: { FORCE_COLOR: '0' } }).stdout).not.toMatch(ESCAPE);
   });
 
-  test('--quiet prints nothing on success and only the error on failure', () => {
+  test('--quiet prints nothing on success and only the error on failure', async () => {
     const dir = migrationsDir({ '001_a.sql': 'SELECT 1;\n' });
     expect(run(['migrate', '--quiet', '--dir', dir, '--url', db.url])).toEqual({ code: 0, stdout: '', stderr: '' });
     expect(run(['new', 'b', '-q', '--dir', dir])).toEqual({ code: 0, stdout: '', stderr: '' });
-    expect(run(['migrate', '-q', '--dir', dir, '--url', db.url])).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(run(['migrate', '-q', '--lock-mode', 'transaction', '--dir', dir, '--url', db.url])).toEqual({
+      code: 0,
+      stdout: '',
+      stderr: '',
+    });
+    expect(await query(db.url, 'SELECT name FROM migrations ORDER BY id')).toEqual([{ name: '001_a' }, { name: '002_b' }]);
 
     writeFiles(dir, { '003_bad.sql': 'SELECT * FROM nowhere;\n' });
     const failed = run(['migrate', '-q', '--dir', dir, '--url', db.url]);

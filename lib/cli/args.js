@@ -23,6 +23,7 @@ Options:
   --lock-timeout <ms>  how long to wait for another run's lock (default: 60000)
   --table-lock-timeout <ms>
                        how long a statement may wait for a table lock held by the app (default: 5000)
+  --lock-mode <mode>   session (default), or transaction behind PgBouncer's transaction pooling
   --wait <duration>    keep retrying a server that is not up yet, e.g. 30s, 500ms, 2m (default: 0)
   --force              let fresh and reset run with NODE_ENV=production
   --dry-run            migrate: print the plan instead of applying it
@@ -41,6 +42,7 @@ const OPTIONS = {
   table: { type: 'string' },
   'lock-timeout': { type: 'string' },
   'table-lock-timeout': { type: 'string' },
+  'lock-mode': { type: 'string' },
   wait: { type: 'string' },
   force: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
@@ -89,6 +91,7 @@ function parseArguments(argv) {
     table: values.table,
     lockTimeoutMs: milliseconds(values, 'lock-timeout'),
     tableLockTimeoutMs: milliseconds(values, 'table-lock-timeout'),
+    lockMode: lockMode(values['lock-mode']),
     waitMs: duration(values, 'wait'),
     force: values.force,
   };
@@ -110,6 +113,11 @@ function milliseconds(values, flag) {
     throw new UsageError(`--${flag} takes a whole number of milliseconds, not ${values[flag]}`);
   }
   return value;
+}
+
+function lockMode(value) {
+  if (value === undefined || value === 'session' || value === 'transaction') return value;
+  throw new UsageError(`--lock-mode takes session or transaction, not ${value}`);
 }
 
 /** Milliseconds of `30s`, `500ms`, `2m` or a bare number of milliseconds. */
