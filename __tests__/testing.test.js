@@ -1,0 +1,135 @@
+// pg-stratum/testing against the real server: migrated copies of a template
+// that concurrent processes share, and a new template when a file changes.
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const { createTestDatabase, prepareTemplate, dropTemplates } = require('pg-stratum/testing');
+const { ADMIN_URL, query } = require('./helpers/db');
+const { migrationsDir, writeFiles } = require('./helpers/fixtures');
+
+const ROOT = path.join(__dirname, '..');
+// A prefix of this file's own, so its templates are new and dropped afterwards.
+const prefix = `tst_${crypto.randomBytes(4).toString('hex')}`;
+
+const FILES = {
+  '001_accounts.sql': 'CREATE TABLE IF NOT EXISTS accounts (id SERIAL PRIMARY KEY, email TEXT NOT NULL);\n',
+  '002_seed.sql': "INSERT INTO accounts (email) SELECT 'first@example.com' WHERE NOT EXISTS (SELECT 1 FROM accounts);\n",
+};
+
+const templatesOf = async (ofPrefix) =>
+  (
+    await query(
+      ADMIN_URL,
+      'SELECT datname, datistemplate, datallowconn FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname',
+      [`${ofPrefix}_template_`],
+    )
+  ).map((row) => ({ ...row }));
+
+const created = [];
+afterAll(async () => {
+  await Promise.all(created.map((db) => db.drop()));
+  await dropTemplates({ prefix });
+  expect(await templatesOf(prefix)).toEqual([]);
+});
+
+/** Three processes, started together, each asking for a database; resolves to what each printed. */
+function createInProcesses(dir, count) {
+  const script = `
+    const { createTestDatabase } = require('pg-stratum/testing');
+    createTestDatabase({ dir: ${JSON.stringify(dir)}, prefix: ${JSON.stringify(prefix)} })
+      .then((db) => process.stdout.write(JSON.stringify({ name: db.name, url: db.url })));`;
+  const runOne = () =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+      let stdout = '';
+      child.stdout.on('data', (chunk) => {
+        stdout += chunk;
+      });
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`exit ${code}`))));
+    });
+  return Promise.all(Array.from({ length: count }, runOne));
+}
+
+test('concurrent processes get separate migrated databases made from one template', async () => {
+  const dir = migrationsDir(FILES);
+  const databases = await createInProcesses(dir, 3);
+  for (const { name } of databases) {
+    created.push(
+      // Dropped like the helper's own: through its name.
+      { drop: () => query(ADMIN_URL, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) },
+    );
+  }
+  expect(new Set(databases.map((db) => db.name)).size).toBe(3);
+  for (const db of databases) {
+    expect(db.name).toMatch(new RegExp(`^${prefix}_\\d+_[0-9a-f]{8}$`));
+    expect(await query(db.url, 'SELECT email FROM accounts')).toEqual([{ email: 'first@example.com' }]);
+    expect((await query(db.url, 'SELECT name FROM migrations ORDER BY id')).map((r) => r.name)).toEqual([
+      '001_accounts',
+      '002_seed',
+    ]);
+  }
+  // Separate: a write to one is not seen by another.
+  await query(databases[0].url, "INSERT INTO accounts (email) VALUES ('only@first.example')");
+  expect(await query(databases[1].url, 'SELECT count(*)::int AS n FROM accounts')).toEqual([{ n: 1 }]);
+
+  const templates = await templatesOf(prefix);
+  expect(templates).toHaveLength(1);
+  // Nobody may connect to the template, so a copy never finds it in use.
+  expect(templates[0]).toMatchObject({ datistemplate: true, datallowconn: false });
+});
+
+test('a changed migration file makes a new template; unchanged files reuse the one there', async () => {
+  const dir = migrationsDir(FILES);
+  const first = await prepareTemplate({ dir, prefix });
+  expect(await prepareTemplate({ dir, prefix })).toBe(first);
+
+  writeFiles(dir, {
+    '001_accounts.sql': `${FILES['001_accounts.sql']}ALTER TABLE accounts ADD COLUMN IF NOT EXISTS admin BOOLEAN NOT NULL DEFAULT false;\n`,
+  });
+  const db = await createTestDatabase({ dir, prefix });
+  created.push(db);
+  expect(await prepareTemplate({ dir, prefix })).not.toBe(first);
+  expect(await query(db.url, 'SELECT email, admin FROM accounts')).toEqual([{ email: 'first@example.com', admin: false }]);
+
+  // A new file counts as a change too.
+  writeFiles(dir, { '003_more.sql': 'CREATE TABLE IF NOT EXISTS more (id INT);\n' });
+  const withMore = await createTestDatabase({ dir, prefix });
+  created.push(withMore);
+  expect(await query(withMore.url, "SELECT to_regclass('public.more') IS NOT NULL AS e")).toEqual([{ e: true }]);
+  expect(await query(db.url, "SELECT to_regclass('public.more') IS NOT NULL AS e")).toEqual([{ e: false }]);
+});
+
+test('a migration that fails leaves no template behind, and the next call tries again', async () => {
+  const dir = migrationsDir({ ...FILES, '003_bad.sql': 'SELECT * FROM nowhere;\n' });
+  const before = await templatesOf(prefix);
+  const error = await createTestDatabase({ dir, prefix }).catch((e) => e);
+  expect(error.code).toBe('E_SQL');
+  expect(await templatesOf(prefix)).toEqual(before);
+
+  fs.unlinkSync(path.join(dir, '003_bad.sql'));
+  writeFiles(dir, { '003_good.sql': 'SELECT 1;\n' });
+  const db = await createTestDatabase({ dir, prefix });
+  created.push(db);
+  expect((await query(db.url, 'SELECT count(*)::int AS n FROM migrations'))[0].n).toBe(3);
+});
+
+test('drop() removes the database, even with a session still connected', async () => {
+  const db = await createTestDatabase({ dir: migrationsDir(FILES), prefix });
+  const { Client } = require('pg');
+  const lingering = new Client({ connectionString: db.url });
+  await lingering.connect();
+  lingering.on('error', () => {});
+  await db.drop();
+  expect(await query(ADMIN_URL, 'SELECT count(*)::int AS n FROM pg_database WHERE datname = $1', [db.name])).toEqual([
+    { n: 0 },
+  ]);
+  await lingering.end().catch(() => {});
+});
+
+test('a bad prefix is refused before anything is created', async () => {
+  const error = await createTestDatabase({ prefix: 'Bad-Prefix' }).catch((e) => e);
+  expect(error).toMatchObject({ code: 'E_CONFIG' });
+  expect(error.message).toMatch(/prefix must be 1 to 20 lower-case letters/);
+});

@@ -1,0 +1,115 @@
+// The published types, checked by the TypeScript compiler the way an app
+// would use them: every function, the testing helper, CommonJS and ESM.
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const { linkedProject, ROOT } = require('./helpers/linked-project');
+
+const USAGE = `
+import { migrate, status, fresh, reset, lint, plan, diagram } from 'pg-stratum';
+import type {
+  Options, MigrateResult, StatusReport, PlanResult, PendingMigration, LintReport, LintDiagnostic,
+  ProgressEvent, ResetResult,
+} from 'pg-stratum';
+import { createTestDatabase, prepareTemplate, dropTemplates } from 'pg-stratum/testing';
+import type { TestDatabase, TestDatabaseOptions } from 'pg-stratum/testing';
+
+export async function everyFunction(): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const testOptions: TestDatabaseOptions = { adminUrl: 'postgres://postgres@127.0.0.1/postgres', dir: 'migrations', prefix: 'app' };
+  const template: string = await prepareTemplate(testOptions);
+  const db: TestDatabase = await createTestDatabase(testOptions);
+  const name: string = db.name;
+
+  const options: Options = {
+    databaseUrl: db.url,
+    dir: 'migrations',
+    schema: 'public',
+    table: 'migrations',
+    lockTimeoutMs: 60000,
+    tableLockTimeoutMs: 5000,
+    waitMs: 0,
+    lockMode: 'session',
+    onProgress: (event: ProgressEvent) => {
+      const kind: 'start' | 'end' = event.event;
+      const tookMs: number | undefined = event.durationMs;
+      seen.push(kind, event.version, event.name, tookMs);
+    },
+  };
+  const planned: PlanResult = await plan(options);
+  const first: PendingMigration | undefined = planned.pending[0];
+  const modes: Array<'wrapped' | 'already-wrapped' | 'none'> = planned.pending.map((m) => m.transaction);
+  const result: MigrateResult = await migrate(options);
+  const versions: number[] = result.applied.map((m) => m.version);
+  const report: StatusReport = await status(options);
+  const states: Array<'applied' | 'pending' | 'changed' | 'missing'> = report.migrations.map((m) => m.state);
+  const mermaid: string = await diagram({ databaseUrl: db.url, schema: 'public' });
+  const found: LintReport = await lint({ dir: 'migrations' });
+  const severities: Array<'error' | 'warning'> = found.diagnostics.map((d: LintDiagnostic) => d.severity);
+  const again: MigrateResult = await fresh({ ...options, force: true });
+  const dropped: ResetResult = await reset({ databaseUrl: db.url, force: true });
+  await db.drop();
+  const gone: string[] = await dropTemplates({ prefix: 'app' });
+  seen.push(template, name, first, modes, versions, states, mermaid, severities, again, dropped.dropped, gone);
+
+  // @ts-expect-error lockTimeoutMs is a number of milliseconds
+  await migrate({ lockTimeoutMs: '5000' });
+  // @ts-expect-error the option is databaseUrl
+  await status({ databaseURL: 'postgres://x' });
+  // @ts-expect-error lockMode is 'session' or 'transaction'
+  await migrate({ lockMode: 'table' });
+  // @ts-expect-error appliedAt is absent on a pending migration
+  const appliedAt: string = report.migrations[0].appliedAt;
+  // @ts-expect-error the prefix is a string
+  await createTestDatabase({ prefix: 1 });
+  return [...seen, appliedAt];
+}
+`;
+
+const TSCONFIG = {
+  compilerOptions: {
+    strict: true,
+    noEmit: true,
+    module: 'nodenext',
+    moduleResolution: 'nodenext',
+    target: 'es2022',
+    lib: ['es2022'],
+    types: [],
+    skipLibCheck: false,
+  },
+  files: ['usage.cts', 'usage.mts'],
+};
+
+function tsc(project, ...args) {
+  const result = spawnSync(
+    process.execPath,
+    [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project, '--noEmit', '--strict', ...args],
+    { encoding: 'utf8' },
+  );
+  return { code: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+test('an app using every function and the testing helper compiles with --strict, as CommonJS and as ESM', () => {
+  const project = linkedProject({
+    'usage.cts': USAGE,
+    'usage.mts': USAGE,
+    'tsconfig.json': JSON.stringify(TSCONFIG),
+  });
+  const { code, output } = tsc(project, '--listFiles');
+  expect(output).not.toMatch(/error TS/);
+  expect(code).toBe(0);
+  // The types came through the package's "exports", from this repository.
+  expect(output).toContain(path.join(ROOT, 'index.d.ts'));
+  expect(output).toContain(path.join(ROOT, 'testing.d.ts'));
+});
+
+test('the compiler does reject a wrong use of the types', () => {
+  const project = linkedProject({
+    'usage.cts': "import { plan } from 'pg-stratum';\nexport const p: Promise<number> = plan();\n",
+    'usage.mts': "import { createTestDatabase } from 'pg-stratum/testing';\nexport const url: number = (await createTestDatabase()).url;\n",
+    'tsconfig.json': JSON.stringify(TSCONFIG),
+  });
+  const { code, output } = tsc(project);
+  expect(code).not.toBe(0);
+  expect(output).toMatch(/usage\.cts\(2,14\): error TS2322: Type 'Promise<PlanResult>' is not assignable/);
+  expect(output).toMatch(/usage\.mts\(2,14\): error TS2322: Type 'string' is not assignable to type 'number'/);
+});
