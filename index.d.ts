@@ -9,8 +9,26 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** Starts the embedded PostgreSQL (creating it the first time) and leaves it running. */
+export declare function dbStart(): Promise<EmbeddedDatabase>
+
+/** Whether the embedded PostgreSQL runs, where its data is, and its URL. */
+export declare function dbStatus(): Promise<EmbeddedDatabase>
+
+/** Stops the embedded PostgreSQL; resolves to `false` when it was not running. */
+export declare function dbStop(): Promise<boolean>
+
 /** The schema's tables, key columns and foreign keys as a Mermaid ER diagram. */
 export declare function diagram(options?: Options): Promise<string>
+
+/** The embedded PostgreSQL of the project in the working directory. */
+export interface EmbeddedDatabase {
+  running: boolean
+  /** Where its data lives, `./.stratum/pgdata`. */
+  dataDir: string
+  /** Its connection URL (a unix socket; no password), for the app to use. */
+  url: string
+}
 
 /** Drops every object of the schema, the tracking table included, then migrates from scratch. */
 export declare function fresh(options?: Options): Promise<MigrateResult>
@@ -57,6 +75,11 @@ export interface MigrateResult {
   adopted: Array<string>
   /** Lint warnings of the files this run applied. */
   warnings: Array<LintDiagnostic>
+  /**
+   * Set when no database was configured and the embedded PostgreSQL was
+   * used: its data folder, e.g. `.stratum/pgdata`.
+   */
+  embedded?: string
 }
 
 /** A migration applied by this run. */
@@ -183,4 +206,6 @@ export interface StatusReport {
   migrations: Array<MigrationStatus>
   pending: number
   applied: number
+  /** Set when the embedded PostgreSQL was used: its data folder. */
+  embedded?: string
 }

@@ -835,6 +835,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.dbStart = nativeBinding.dbStart
+module.exports.dbStatus = nativeBinding.dbStatus
+module.exports.dbStop = nativeBinding.dbStop
 module.exports.diagram = nativeBinding.diagram
 module.exports.fresh = nativeBinding.fresh
 module.exports.lint = nativeBinding.lint

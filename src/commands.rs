@@ -7,6 +7,7 @@ use stratum_core::lint::{Diagnostic, LintContext, Severity};
 
 use crate::database::catalog::read_schema;
 use crate::database::connection::ConnectionSettings;
+use crate::database::embedded::{EmbeddedServer, ServerState, nothing_configured};
 use crate::database::migrator::{DryRun, MigrateReport, Migrator, Progress, StatusReport};
 use crate::database::postgres::PostgresExecutor;
 use crate::error::{Error, Result, SqlFailure};
@@ -29,7 +30,10 @@ pub async fn migrate(
             .await
     }
     .await;
-    context.finish(outcome)
+    context.finish(outcome).map(|report| MigrateReport {
+        embedded: context.embedded_data_dir(),
+        ..report
+    })
 }
 
 pub async fn status(options: Options) -> Result<StatusReport> {
@@ -42,7 +46,10 @@ pub async fn status(options: Options) -> Result<StatusReport> {
             .await
     }
     .await;
-    context.finish(outcome)
+    context.finish(outcome).map(|report| StatusReport {
+        embedded: context.embedded_data_dir(),
+        ..report
+    })
 }
 
 pub async fn fresh(
@@ -60,7 +67,10 @@ pub async fn fresh(
             .await
     }
     .await;
-    context.finish(outcome)
+    context.finish(outcome).map(|report| MigrateReport {
+        embedded: context.embedded_data_dir(),
+        ..report
+    })
 }
 
 pub async fn reset(options: Options) -> Result<usize> {
@@ -145,6 +155,8 @@ pub async fn lint(options: Options) -> Result<LintReport> {
 struct Context {
     settings: Settings,
     connection: ConnectionSettings,
+    /// Set when nothing configures a database and the embedded one is used.
+    embedded: Option<EmbeddedServer>,
 }
 
 impl Context {
@@ -157,25 +169,98 @@ impl Context {
         let resolve = || {
             let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
             let settings = Settings::resolve(options, &ProcessEnvironment, &cwd)?;
-            let connection =
-                ConnectionSettings::resolve(settings.database_url.as_deref(), &ProcessEnvironment)?;
+            let embedded = embedded_server(&settings, &cwd)?;
+            let url = embedded.as_ref().map(EmbeddedServer::url);
+            let connection = ConnectionSettings::resolve(
+                url.as_deref().or(settings.database_url.as_deref()),
+                &ProcessEnvironment,
+            )?;
             Ok(Self {
                 settings,
                 connection,
+                embedded,
             })
         };
         resolve().map_err(|error: Error| error.redact(secret.as_deref()))
     }
 
     async fn connect(&self) -> Result<PostgresExecutor> {
+        if let Some(server) = self.embedded.clone() {
+            tokio::task::spawn_blocking(move || server.ensure_running())
+                .await
+                .map_err(|error| {
+                    Error::Internal(format!("starting the embedded PostgreSQL: {error}"))
+                })??;
+        }
         Ok(PostgresExecutor::new(
             self.connection.connect(self.settings.wait).await?,
         ))
     }
 
+    /// The embedded server's data folder, as the user knows it.
+    fn embedded_data_dir(&self) -> Option<String> {
+        self.embedded.as_ref().map(|server| {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let data = PathBuf::from(server.data_dir());
+            data.strip_prefix(&cwd)
+                .map_or(data.clone(), PathBuf::from)
+                .display()
+                .to_string()
+        })
+    }
+
     fn finish<T>(&self, outcome: Result<T>) -> Result<T> {
         outcome.map_err(|error| error.redact(self.connection.password.as_deref()))
     }
+}
+
+/// The embedded server when nothing at all configures a database; never in
+/// production, where a missing setting is a mistake to report.
+fn embedded_server(settings: &Settings, cwd: &std::path::Path) -> Result<Option<EmbeddedServer>> {
+    if !nothing_configured(settings.database_url.as_deref(), &ProcessEnvironment) {
+        return Ok(None);
+    }
+    if settings.production {
+        return Err(Error::Config(
+            "no database configured: set DATABASE_URL (or PGHOST, PGPORT, PGUSER, PGPASSWORD, \
+             PGDATABASE); with NODE_ENV=production stratum never falls back to its embedded \
+             PostgreSQL"
+                .into(),
+        ));
+    }
+    EmbeddedServer::locate(cwd, &ProcessEnvironment).map(Some)
+}
+
+/// The embedded server of the project in the working directory.
+fn project_server() -> Result<EmbeddedServer> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    EmbeddedServer::locate(&cwd, &ProcessEnvironment)
+}
+
+/// Starts the embedded server (creating it the first time) and leaves it running.
+pub async fn db_start() -> Result<ServerState> {
+    let server = project_server()?;
+    tokio::task::spawn_blocking(move || {
+        server.ensure_running()?;
+        server.state()
+    })
+    .await
+    .map_err(|error| Error::Internal(format!("starting the embedded PostgreSQL: {error}")))?
+}
+
+/// Stops the embedded server; `false` when it was not running.
+pub async fn db_stop() -> Result<bool> {
+    let server = project_server()?;
+    tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .map_err(|error| Error::Internal(format!("stopping the embedded PostgreSQL: {error}")))?
+}
+
+pub async fn db_status() -> Result<ServerState> {
+    let server = project_server()?;
+    tokio::task::spawn_blocking(move || server.state())
+        .await
+        .map_err(|error| Error::Internal(format!("reading the embedded PostgreSQL: {error}")))?
 }
 
 /// The password of a `postgres://user:password@host` URL, found without

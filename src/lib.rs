@@ -141,6 +141,9 @@ pub struct MigrateResult {
     pub adopted: Vec<String>,
     /// Lint warnings of the files this run applied.
     pub warnings: Vec<LintDiagnostic>,
+    /// Set when no database was configured and the embedded PostgreSQL was
+    /// used: its data folder, e.g. `.stratum/pgdata`.
+    pub embedded: Option<String>,
 }
 
 #[napi(object)]
@@ -163,6 +166,8 @@ pub struct StatusReport {
     pub migrations: Vec<MigrationStatus>,
     pub pending: u32,
     pub applied: u32,
+    /// Set when the embedded PostgreSQL was used: its data folder.
+    pub embedded: Option<String>,
 }
 
 #[napi(object)]
@@ -252,6 +257,38 @@ pub fn diagram<'env>(
     spawn(env, async move {
         let (options, _) = options?;
         commands::diagram(options).await
+    })
+}
+
+/// The embedded PostgreSQL of the project in the working directory.
+#[napi(object)]
+pub struct EmbeddedDatabase {
+    pub running: bool,
+    /// Where its data lives, `./.stratum/pgdata`.
+    pub data_dir: String,
+    /// Its connection URL (a unix socket; no password), for the app to use.
+    pub url: String,
+}
+
+/// Starts the embedded PostgreSQL (creating it the first time) and leaves it running.
+#[napi(ts_return_type = "Promise<EmbeddedDatabase>")]
+pub fn db_start(env: &Env) -> napi::Result<PromiseRaw<'_, EmbeddedDatabase>> {
+    spawn(env, async {
+        commands::db_start().await.map(EmbeddedDatabase::from)
+    })
+}
+
+/// Stops the embedded PostgreSQL; resolves to `false` when it was not running.
+#[napi(ts_return_type = "Promise<boolean>")]
+pub fn db_stop(env: &Env) -> napi::Result<PromiseRaw<'_, bool>> {
+    spawn(env, commands::db_stop())
+}
+
+/// Whether the embedded PostgreSQL runs, where its data is, and its URL.
+#[napi(ts_return_type = "Promise<EmbeddedDatabase>")]
+pub fn db_status(env: &Env) -> napi::Result<PromiseRaw<'_, EmbeddedDatabase>> {
+    spawn(env, async {
+        commands::db_status().await.map(EmbeddedDatabase::from)
     })
 }
 
@@ -493,6 +530,16 @@ impl From<migrator::DryRun> for PlanResult {
     }
 }
 
+impl From<database::embedded::ServerState> for EmbeddedDatabase {
+    fn from(state: database::embedded::ServerState) -> Self {
+        Self {
+            running: state.running,
+            data_dir: state.data_dir,
+            url: state.url,
+        }
+    }
+}
+
 impl From<commands::LintReport> for LintReport {
     fn from(report: commands::LintReport) -> Self {
         Self {
@@ -518,6 +565,7 @@ impl From<migrator::MigrateReport> for MigrateResult {
                 .into_iter()
                 .map(LintDiagnostic::from)
                 .collect(),
+            embedded: report.embedded,
         }
     }
 }
@@ -539,6 +587,7 @@ impl From<migrator::StatusReport> for StatusReport {
                 .collect(),
             pending: saturating_u32(report.pending),
             applied: saturating_u32(report.applied),
+            embedded: report.embedded,
         }
     }
 }

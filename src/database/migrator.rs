@@ -63,6 +63,8 @@ pub struct MigrateReport {
     pub adopted: Vec<String>,
     /// Lint warnings of the files this run applied.
     pub warnings: Vec<Diagnostic>,
+    /// The embedded server's data folder, when it was used.
+    pub embedded: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +82,8 @@ pub struct StatusReport {
     pub entries: Vec<StatusEntry>,
     pub pending: usize,
     pub applied: usize,
+    /// The embedded server's data folder, when it was used.
+    pub embedded: Option<String>,
 }
 
 /// Whether a migration's commit waits for its WAL to reach the disk.
@@ -153,6 +157,7 @@ impl<'a> Migrator<'a> {
             entries,
             pending: plan.count(State::Pending),
             applied: plan.count(State::Applied) + plan.count(State::Changed),
+            embedded: None,
         })
     }
 

@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod connection;
 pub mod drop;
+pub mod embedded;
 pub mod executor;
 pub mod lock;
 pub mod migrator;

@@ -1,0 +1,151 @@
+// The embedded PostgreSQL, used when nothing configures a database: a real
+// server in ./.stratum/pgdata, started by stratum. Every run is a child
+// process with a clean environment, since the addon reads the real one.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+
+const ROOT = path.join(__dirname, '..');
+const CLI = path.join(ROOT, 'bin', 'stratum.js');
+const CONFIGURING = ['DATABASE_URL', 'PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGSERVICE'];
+
+function cleanEnv(extra = {}) {
+  const env = { ...process.env, ...extra };
+  for (const name of CONFIGURING) delete env[name];
+  delete env.NODE_ENV;
+  return { ...env, ...extra };
+}
+
+/** A project folder with migrations and the package's node_modules. */
+function project(files) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratum-embedded-'));
+  // The server runs as an unprivileged user when the tests run as root.
+  fs.chmodSync(dir, 0o755);
+  fs.mkdirSync(path.join(dir, 'migrations'));
+  for (const [name, sql] of Object.entries(files)) fs.writeFileSync(path.join(dir, 'migrations', name), sql);
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  return dir;
+}
+
+function node(cwd, code, env = {}) {
+  const proc = spawn(process.execPath, ['-e', code], { cwd, env: cleanEnv(env) });
+  const done = new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c) => (stdout += c));
+    proc.stderr.on('data', (c) => (stderr += c));
+    proc.on('close', (code_, signal) => resolve({ code: code_, signal, stdout, stderr }));
+  });
+  return { proc, done };
+}
+
+const call = (fn, options = {}) => `require(${JSON.stringify(ROOT)}).${fn}(${JSON.stringify(options)})
+  .then((r) => process.stdout.write(JSON.stringify(r)))
+  .catch((e) => { process.stdout.write(JSON.stringify({ error: { code: e.code, message: e.message } })); process.exitCode = 1; });`;
+
+async function run(cwd, fn, options, env) {
+  const result = await node(cwd, call(fn, options), env).done;
+  return { ...result, json: result.stdout ? JSON.parse(result.stdout) : undefined };
+}
+
+const projects = [];
+afterAll(async () => {
+  for (const dir of projects) {
+    await node(dir, call('dbStop')).done;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const A = { '001_a.sql': 'CREATE TABLE IF NOT EXISTS a (id INT);\n' };
+const SLOW = { ...A, '002_slow.sql': 'CREATE TABLE IF NOT EXISTS slow (id INT);\nSELECT pg_sleep(3);\n' };
+
+test('first run in an empty folder creates and starts the server, then migrates; the next reuses it', async () => {
+  const dir = project(A);
+  projects.push(dir);
+  const first = await run(dir, 'migrate');
+  expect(first.code).toBe(0);
+  expect(first.json).toMatchObject({ embedded: '.stratum/pgdata', applied: [{ name: '001_a' }] });
+  expect(fs.existsSync(path.join(dir, '.stratum', 'pgdata', 'PG_VERSION'))).toBe(true);
+
+  const started = Date.now();
+  const second = await run(dir, 'migrate');
+  expect(second.json).toMatchObject({ embedded: '.stratum/pgdata', applied: [], alreadyApplied: 1 });
+  expect(Date.now() - started).toBeLessThan(5000);
+
+  const state = await run(dir, 'dbStatus');
+  expect(state.json).toMatchObject({ running: true, dataDir: path.join(dir, '.stratum', 'pgdata') });
+  expect(state.json.url).toMatch(/^postgresql:\/\/postgres@\/postgres\?host=/);
+
+  // The CLI says which database it used.
+  const cli = await node(dir, `process.argv = [process.argv[0], ${JSON.stringify(CLI)}, 'status']; require(${JSON.stringify(CLI)});`).done;
+  expect(cli.code).toBe(0);
+  expect(cli.stdout + cli.stderr).toContain('no database configured: using the embedded PostgreSQL in .stratum/pgdata');
+});
+
+test('two runs at once against a server that is not running yet both succeed, each migration once', async () => {
+  const dir = project({ ...A, '002_b.sql': 'CREATE TABLE IF NOT EXISTS b (id INT);\n' });
+  projects.push(dir);
+  const [one, two] = await Promise.all([run(dir, 'migrate'), run(dir, 'migrate')]);
+  expect(one.code).toBe(0);
+  expect(two.code).toBe(0);
+  expect(one.json.applied.length + two.json.applied.length).toBe(2);
+  const status = await run(dir, 'status');
+  expect(status.json).toMatchObject({ applied: 2, pending: 0 });
+});
+
+test('kill -9 of the Node process mid-run, then of the server itself: the next run recovers', async () => {
+  const dir = project(SLOW);
+  projects.push(dir);
+  await run(dir, 'dbStart');
+  const victim = node(dir, call('migrate'));
+  // Let it reach the slow migration.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  victim.proc.kill('SIGKILL');
+  expect((await victim.done).signal).toBe('SIGKILL');
+
+  // A server killed hard leaves its postmaster.pid behind.
+  const pidFile = path.join(dir, '.stratum', 'pgdata', 'postmaster.pid');
+  const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+  process.kill(pid, 'SIGKILL');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(fs.existsSync(pidFile)).toBe(true);
+
+  const next = await run(dir, 'migrate');
+  expect(next.code).toBe(0);
+  const status = await run(dir, 'status');
+  expect(status.json).toMatchObject({ applied: 2, pending: 0 });
+});
+
+test('db start, url and stop manage the server by hand', async () => {
+  const dir = project(A);
+  projects.push(dir);
+  const start = await run(dir, 'dbStart');
+  expect(start.json.running).toBe(true);
+  const stop = await run(dir, 'dbStop');
+  expect(stop.json).toBe(true);
+  expect((await run(dir, 'dbStatus')).json.running).toBe(false);
+  expect((await run(dir, 'dbStop')).json).toBe(false);
+});
+
+test('with NODE_ENV=production it never falls back: E_CONFIG naming the variables', async () => {
+  const dir = project(A);
+  projects.push(dir);
+  const refused = await run(dir, 'migrate', {}, { NODE_ENV: 'production' });
+  expect(refused.code).toBe(1);
+  expect(refused.json.error.code).toBe('E_CONFIG');
+  expect(refused.json.error.message).toMatch(/DATABASE_URL/);
+  expect(fs.existsSync(path.join(dir, '.stratum'))).toBe(false);
+});
+
+test('a project folder the server cannot enter gets a clear error, not a crash', async () => {
+  if (process.getuid() !== 0) return; // only root hands the server to another user
+  const dir = project(A);
+  projects.push(dir);
+  fs.chmodSync(dir, 0o700);
+  const refused = await run(dir, 'migrate');
+  expect(refused.code).toBe(1);
+  expect(refused.json.error.code).toBe('E_CONFIG');
+  expect(refused.json.error.message).toContain(`chmod o+x ${dir}`);
+  fs.chmodSync(dir, 0o755);
+});
