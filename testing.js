@@ -29,7 +29,14 @@ function loadPg() {
 function defaultAdminUrl(env = process.env) {
   if (env.STRATUM_TEST_ADMIN_URL) return env.STRATUM_TEST_ADMIN_URL;
   if (!env.DATABASE_URL) return DEFAULT_ADMIN_URL;
-  const url = new URL(env.DATABASE_URL);
+  let url;
+  try {
+    url = new URL(env.DATABASE_URL);
+  } catch {
+    throw Object.assign(new Error('DATABASE_URL is not a URL: set STRATUM_TEST_ADMIN_URL or pass adminUrl'), {
+      code: 'E_CONFIG',
+    });
+  }
   url.pathname = '/postgres';
   return url.toString();
 }

@@ -3,7 +3,7 @@
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const { createTestDatabase, prepareTemplate, dropTemplates } = require('pg-stratum/testing');
 const { ADMIN_URL, query } = require('./helpers/db');
 const { migrationsDir, writeFiles } = require('./helpers/fixtures');
@@ -27,6 +27,8 @@ const templatesOf = async (ofPrefix) =>
   ).map((row) => ({ ...row }));
 
 const created = [];
+/** A database made in another process, dropped at the end like the ones made here. */
+const droppable = (name) => ({ drop: () => query(ADMIN_URL, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) });
 afterAll(async () => {
   await Promise.all(created.map((db) => db.drop()));
   await dropTemplates({ prefix });
@@ -55,12 +57,7 @@ function createInProcesses(dir, count) {
 test('concurrent processes get separate migrated databases made from one template', async () => {
   const dir = migrationsDir(FILES);
   const databases = await createInProcesses(dir, 3);
-  for (const { name } of databases) {
-    created.push(
-      // Dropped like the helper's own: through its name.
-      { drop: () => query(ADMIN_URL, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) },
-    );
-  }
+  for (const { name } of databases) created.push(droppable(name));
   expect(new Set(databases.map((db) => db.name)).size).toBe(3);
   for (const db of databases) {
     expect(db.name).toMatch(new RegExp(`^${prefix}_\\d+_[0-9a-f]{8}$`));
@@ -126,6 +123,32 @@ test('drop() removes the database, even with a session still connected', async (
     { n: 0 },
   ]);
   await lingering.end().catch(() => {});
+});
+
+test('without STRATUM_TEST_ADMIN_URL the admin connection is DATABASE_URL\'s server, database postgres', async () => {
+  const dir = migrationsDir(FILES);
+  const appUrl = new URL(ADMIN_URL);
+  appUrl.pathname = '/an_app_database_that_does_not_exist';
+  const script = `
+    require('pg-stratum/testing').createTestDatabase({ dir: ${JSON.stringify(dir)}, prefix: ${JSON.stringify(prefix)} })
+      .then((db) => process.stdout.write(JSON.stringify({ name: db.name, url: db.url })));`;
+  const child = spawnSync(process.execPath, ['-e', script], {
+    cwd: ROOT,
+    env: { ...process.env, STRATUM_TEST_ADMIN_URL: '', DATABASE_URL: appUrl.toString() },
+    encoding: 'utf8',
+  });
+  expect(child.stderr).toBe('');
+  const db = JSON.parse(child.stdout);
+  created.push(droppable(db.name));
+  expect(new URL(db.url).pathname).toBe(`/${db.name}`);
+  expect(await query(db.url, 'SELECT count(*)::int AS n FROM accounts')).toEqual([{ n: 1 }]);
+
+  const notUrl = spawnSync(process.execPath, ['-e', script], {
+    cwd: ROOT,
+    env: { ...process.env, STRATUM_TEST_ADMIN_URL: '', DATABASE_URL: 'host=localhost dbname=app' },
+    encoding: 'utf8',
+  });
+  expect(notUrl.stderr).toContain('DATABASE_URL is not a URL: set STRATUM_TEST_ADMIN_URL or pass adminUrl');
 });
 
 test('a bad prefix is refused before anything is created', async () => {
