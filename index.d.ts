@@ -92,6 +92,13 @@ export interface Migration {
   durationMs: number
 }
 
+/**
+ * The migrations directory the options resolve to: `dir`, else
+ * `MIGRATIONS_DIR`, else `"stratum": { "dir" }` of the nearest package.json,
+ * else `./migrations`.
+ */
+export declare function migrationsDir(options?: Options): string
+
 export interface MigrationStatus {
   version: number
   name: string
@@ -104,6 +111,20 @@ export interface MigrationStatus {
   appliedAt?: string
   durationMs?: number
   checksum?: string
+}
+
+/**
+ * Writes the next numbered migration file (`010_<name>.sql`, zero-padded
+ * to the width in use) with its header; never overwrites a file.
+ */
+export declare function newMigration(name: string, options?: Options): Promise<NewMigration>
+
+/** A migration file written by `newMigration`. */
+export interface NewMigration {
+  /** As the user knows it, e.g. `migrations/010_add_user_preferences.sql`. */
+  path: string
+  version: number
+  name: string
 }
 
 /** Options of every command; all optional. */

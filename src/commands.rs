@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
+use stratum_core::SourceError;
 use stratum_core::lint::{Diagnostic, LintContext, Severity};
+use stratum_core::migration::new_migration_file;
 
 use crate::database::catalog::read_schema;
 use crate::database::connection::ConnectionSettings;
@@ -118,6 +120,67 @@ pub async fn diagram(options: Options) -> Result<String> {
     }
     .await;
     context.finish(outcome)
+}
+
+/// The migrations directory the options resolve to.
+pub fn migrations_dir(options: Options) -> Result<PathBuf> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    Ok(Settings::resolve(options, &ProcessEnvironment, &cwd)?.dir)
+}
+
+/// A migration file written by `new`.
+pub struct NewMigration {
+    pub path: String,
+    pub version: i64,
+    pub name: String,
+}
+
+/// Writes the next numbered migration file, with its header; never
+/// overwrites a file.
+pub async fn new_migration(options: Options, name: &str) -> Result<NewMigration> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let settings = Settings::resolve(options, &ProcessEnvironment, &cwd)?;
+    let io = |path: &std::path::Path, error: std::io::Error| Error::Io {
+        path: path.display().to_string(),
+        message: error.to_string(),
+    };
+    std::fs::create_dir_all(&settings.dir).map_err(|error| io(&settings.dir, error))?;
+    let existing: Vec<String> = std::fs::read_dir(&settings.dir)
+        .map_err(|error| io(&settings.dir, error))?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .collect();
+    let existing: Vec<&str> = existing.iter().map(String::as_str).collect();
+    let (parsed, file_name, header) = new_migration_file(&existing, name).map_err(|problem| {
+        let suggestion: String = name
+            .to_lowercase()
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .collect::<Vec<_>>()
+            .join("_");
+        Error::Source(SourceError::BadNames(vec![(
+            format!(
+                "{name:?}{}",
+                if suggestion.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (try {suggestion})")
+                }
+            ),
+            problem,
+        )]))
+    })?;
+    let path = settings.dir.join(&file_name);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|error| io(&path, error))?;
+    std::io::Write::write_all(&mut file, header.as_bytes()).map_err(|error| io(&path, error))?;
+    Ok(NewMigration {
+        path: settings.display_path(&file_name),
+        version: parsed.version,
+        name: parsed.name,
+    })
 }
 
 /// Every file's lint findings; no database needed.

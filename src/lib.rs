@@ -260,6 +260,49 @@ pub fn diagram<'env>(
     })
 }
 
+/// The migrations directory the options resolve to: `dir`, else
+/// `MIGRATIONS_DIR`, else `"stratum": { "dir" }` of the nearest package.json,
+/// else `./migrations`.
+#[napi(ts_args_type = "options?: Options")]
+pub fn migrations_dir(env: &Env, options: Unknown<'_>) -> napi::Result<String> {
+    read_options(&options)
+        .and_then(|(options, _)| commands::migrations_dir(options))
+        .map(|dir| dir.display().to_string())
+        .map_err(|error| js_error(env, &error))
+}
+
+/// A migration file written by `newMigration`.
+#[napi(object)]
+pub struct NewMigration {
+    /// As the user knows it, e.g. `migrations/010_add_user_preferences.sql`.
+    pub path: String,
+    pub version: i64,
+    pub name: String,
+}
+
+/// Writes the next numbered migration file (`010_<name>.sql`, zero-padded
+/// to the width in use) with its header; never overwrites a file.
+#[napi(
+    ts_args_type = "name: string, options?: Options",
+    ts_return_type = "Promise<NewMigration>"
+)]
+pub fn new_migration<'env>(
+    env: &'env Env,
+    name: String,
+    options: Unknown<'env>,
+) -> napi::Result<PromiseRaw<'env, NewMigration>> {
+    let options = read_options(&options);
+    spawn(env, async move {
+        let (options, _) = options?;
+        let created = commands::new_migration(options, &name).await?;
+        Ok(NewMigration {
+            path: created.path,
+            version: created.version,
+            name: created.name,
+        })
+    })
+}
+
 /// The embedded PostgreSQL of the project in the working directory.
 #[napi(object)]
 pub struct EmbeddedDatabase {

@@ -86,6 +86,46 @@ impl MigrationName {
     }
 }
 
+/// The file name and header of a new migration called `name`, numbered one
+/// past the highest version among `existing` file names and zero-padded to
+/// that file's width (at least three digits), so `0042_x.sql` is followed by
+/// `0043_name.sql`.
+pub fn new_migration_file(
+    existing: &[&str],
+    name: &str,
+) -> Result<(MigrationName, String, String), NameProblem> {
+    const MIN_WIDTH: usize = 3;
+    let (highest, width) = existing
+        .iter()
+        .filter_map(|file| {
+            let parsed = MigrationName::parse(file).ok()??;
+            let digits = file.bytes().take_while(u8::is_ascii_digit).count();
+            Some((parsed.version, digits))
+        })
+        .max()
+        .unwrap_or((0, MIN_WIDTH));
+    let version = highest.checked_add(1).ok_or(NameProblem::VersionTooLarge)?;
+    let file_name = format!("{version:0width$}_{name}.sql", width = width.max(MIN_WIDTH));
+    let parsed = MigrationName::parse(&file_name)?.ok_or(NameProblem::EmptyName)?;
+    let title: Vec<String> = name
+        .split('_')
+        .filter(|word| !word.is_empty())
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    let header = format!(
+        "-- Migration {}: {}\n-- Description: \n\n",
+        &file_name[..file_name.find('_').unwrap_or(0)],
+        title.join(" ")
+    );
+    Ok((parsed, file_name, header))
+}
+
 /// One migration file, read and ready to plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
@@ -151,6 +191,42 @@ mod tests {
         assert_eq!(
             parse("99999999999999999999_x.sql"),
             Err(NameProblem::VersionTooLarge)
+        );
+    }
+
+    #[test]
+    fn a_new_file_takes_the_next_number_at_the_width_in_use() {
+        let (name, file, header) = new_migration_file(
+            &["001_a.sql", "009_b.sql", "README.md"],
+            "add_user_preferences",
+        )
+        .unwrap();
+        assert_eq!(name.version, 10);
+        assert_eq!(file, "010_add_user_preferences.sql");
+        assert_eq!(
+            header,
+            "-- Migration 010: Add User Preferences\n-- Description: \n\n"
+        );
+        assert_eq!(
+            new_migration_file(&["0042_x.sql"], "y").unwrap().1,
+            "0043_y.sql"
+        );
+        assert_eq!(new_migration_file(&[], "first").unwrap().1, "001_first.sql");
+        assert_eq!(
+            new_migration_file(&["999_x.sql"], "y").unwrap().1,
+            "1000_y.sql"
+        );
+    }
+
+    #[test]
+    fn a_new_file_refuses_a_name_that_breaks_the_rule() {
+        assert_eq!(
+            new_migration_file(&[], "Add-Users").unwrap_err(),
+            NameProblem::BadCharacter('A')
+        );
+        assert_eq!(
+            new_migration_file(&[], "").unwrap_err(),
+            NameProblem::EmptyName
         );
     }
 

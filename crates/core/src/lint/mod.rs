@@ -101,6 +101,7 @@ pub const RULES: &[(&str, Severity)] = &[
     (UNKNOWN_RULE, Severity::Error),
     (UNKNOWN_DIRECTIVE, Severity::Error),
     (MISPLACED_DIRECTIVE, Severity::Error),
+    (EMPTY_MIGRATION, Severity::Error),
     (rules::create_if_not_exists::ID, Severity::Error),
     (rules::no_tracking_insert::ID, Severity::Error),
     (rules::not_in_transaction::ID, Severity::Error),
@@ -124,6 +125,7 @@ const NESTING_TOO_DEEP: &str = "nesting-too-deep";
 const UNKNOWN_RULE: &str = "unknown-rule";
 const UNKNOWN_DIRECTIVE: &str = "unknown-directive";
 const MISPLACED_DIRECTIVE: &str = "misplaced-directive";
+const EMPTY_MIGRATION: &str = "empty-migration";
 
 /// The severity of a rule id, if it is one.
 pub fn severity_of(rule: &str) -> Option<Severity> {
@@ -177,6 +179,15 @@ pub fn lint(file_name: &str, sql: &str, ctx: &LintContext) -> Vec<Diagnostic> {
     for problem in &directives.problems {
         let (rule, message, help) = directive_problem(&problem.kind);
         found.push((problem.offset, rule, message, help));
+    }
+    // Applied empty, a file that is filled in later is refused as changed.
+    if parsed.spans.is_empty() && parsed.refusal.is_none() {
+        found.push((
+            0,
+            EMPTY_MIGRATION,
+            "the file has no statements".into(),
+            "write its SQL before running migrate, or delete the file".into(),
+        ));
     }
 
     match parsed.refusal {
@@ -385,5 +396,21 @@ mod tests {
         for (index, (id, _)) in RULES.iter().enumerate() {
             assert!(!RULES[..index].iter().any(|(other, _)| other == id), "{id}");
         }
+    }
+
+    #[test]
+    fn an_empty_or_comment_only_file_is_an_error() {
+        for sql in [
+            "",
+            "\n\n",
+            "-- Migration 006: Add X\n-- Description: \n\n",
+            "/* nothing */ ;",
+        ] {
+            let found = lint("006_x.sql", sql, &LintContext::default());
+            assert_eq!(found.len(), 1, "{sql:?}");
+            assert_eq!(found[0].rule, "empty-migration");
+            assert_eq!(found[0].severity, Severity::Error);
+        }
+        assert!(lint("006_x.sql", "SELECT 1;", &LintContext::default()).is_empty());
     }
 }
