@@ -6,7 +6,7 @@
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const { resolveMigrationsDir } = require('./lib/migrations-dir');
+const stratum = require('./index.js');
 
 const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const DEFAULT_PREFIX = 'stratum_test';
@@ -51,7 +51,7 @@ function settings(options = {}) {
   }
   return {
     adminUrl: options.adminUrl || defaultAdminUrl(),
-    dir: resolveMigrationsDir({ dir: options.dir }),
+    dir: stratum.migrationsDir({ dir: options.dir }),
     prefix,
   };
 }
@@ -144,7 +144,7 @@ async function ensureTemplate(client, { adminUrl, dir, prefix }) {
     await dropDatabase(client, building);
     await client.query(`CREATE DATABASE ${quote(building)}`);
     try {
-      await require('./index.js').migrate({ databaseUrl: urlFor(adminUrl, building), dir });
+      await stratum.migrate({ databaseUrl: urlFor(adminUrl, building), dir });
     } catch (error) {
       await dropDatabase(client, building);
       throw error;

@@ -64,8 +64,9 @@ describe('stratum new', () => {
       const result = run(['new', name, '--dir', dir]);
       expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
+      expect(result.stderr).toContain('error[E_FILENAME]');
       expect(result.stderr).toContain('use lower-case letters, digits and underscores');
-      expect(result.stderr).toContain(`e.g. ${suggestion}`);
+      expect(result.stderr).toContain(`(try ${suggestion})`);
     }
     expect(run(['new', '--dir', dir]).stderr).toContain('new needs a name');
     expect(fs.readdirSync(dir)).toEqual(['001_a.sql']);

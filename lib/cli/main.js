@@ -9,19 +9,11 @@ const { USAGE, UsageError, parseArguments } = require('./args');
 const { palette } = require('./style');
 const render = require('./render');
 const { createProgress } = require('./progress');
-const { createMigrationFile, NameError } = require('./new-migration');
-const { resolveMigrationsDir } = require('../migrations-dir');
 
 function loadDotEnv() {
   const file = path.resolve('.env');
   // process.loadEnvFile never overrides a variable that is already set.
   if (fs.existsSync(file)) process.loadEnvFile(file);
-}
-
-/** `file` relative to the working directory when it lies inside it. */
-function shown(file) {
-  const relative = path.relative(process.cwd(), file);
-  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 }
 
 /** How many migrations the run will apply, for the live line's "done / total". */
@@ -70,9 +62,9 @@ async function execute(request, io) {
   const started = performance.now();
 
   if (command === 'new') {
-    const file = createMigrationFile(resolveMigrationsDir({ dir: options.dir }), request.name);
-    if (json) out.write(`${JSON.stringify({ file: shown(file) })}\n`);
-    else if (!quiet) out.write(`${shown(file)}\n`);
+    const created = await stratum.newMigration(request.name, options);
+    if (json) out.write(`${JSON.stringify(created)}\n`);
+    else if (!quiet) out.write(`${created.path}\n`);
     return 0;
   }
   if (command === 'migrate' || command === 'fresh') {
@@ -125,13 +117,10 @@ async function main(argv, { out = process.stdout, err = process.stderr } = {}) {
   try {
     return await execute(request, io);
   } catch (failure) {
-    if (failure instanceof NameError) {
-      err.write(`stratum: ${failure.message}\n`);
-      return 2;
-    }
     if (request.json) out.write(`${JSON.stringify({ error: render.errorDocument(failure) })}\n`);
     else err.write(render.error(failure, io.errC));
-    return 1;
+    // A name that cannot be a file name is a mistake on the command line.
+    return request.command === 'new' && failure.code === 'E_FILENAME' ? 2 : 1;
   }
 }
 
