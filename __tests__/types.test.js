@@ -5,10 +5,12 @@ const { spawnSync } = require('node:child_process');
 const { linkedProject, ROOT } = require('./helpers/linked-project');
 
 const USAGE = `
-import { migrate, status, fresh, reset, lint, plan, diagram } from 'pg-stratum';
+import {
+  migrate, status, fresh, reset, lint, plan, diagram, newMigration, migrationsDir, dbStart, dbStatus, dbStop,
+} from 'pg-stratum';
 import type {
   Options, MigrateResult, StatusReport, PlanResult, PendingMigration, LintReport, LintDiagnostic,
-  ProgressEvent, ResetResult,
+  ProgressEvent, ResetResult, NewMigration, EmbeddedDatabase,
 } from 'pg-stratum';
 import { createTestDatabase, prepareTemplate, dropTemplates } from 'pg-stratum/testing';
 import type { TestDatabase, TestDatabaseOptions } from 'pg-stratum/testing';
@@ -35,6 +37,8 @@ export async function everyFunction(): Promise<unknown[]> {
       seen.push(kind, event.version, event.name, tookMs);
     },
   };
+  const dir: string = migrationsDir({ dir: 'migrations' });
+  const written: NewMigration = await newMigration('add_user_preferences', { dir });
   const planned: PlanResult = await plan(options);
   const first: PendingMigration | undefined = planned.pending[0];
   const modes: Array<'wrapped' | 'already-wrapped' | 'none'> = planned.pending.map((m) => m.transaction);
@@ -49,6 +53,9 @@ export async function everyFunction(): Promise<unknown[]> {
   const dropped: ResetResult = await reset({ databaseUrl: db.url, force: true });
   await db.drop();
   const gone: string[] = await dropTemplates({ prefix: 'app' });
+  const embedded: EmbeddedDatabase = await dbStart();
+  const stopped: boolean = await dbStop();
+  seen.push(written.path, written.version, embedded.dataDir, (await dbStatus()).running, stopped, report.embedded);
   seen.push(template, name, first, modes, versions, states, mermaid, severities, again, dropped.dropped, gone);
 
   // @ts-expect-error lockTimeoutMs is a number of milliseconds
@@ -59,6 +66,8 @@ export async function everyFunction(): Promise<unknown[]> {
   await migrate({ lockMode: 'table' });
   // @ts-expect-error appliedAt is absent on a pending migration
   const appliedAt: string = report.migrations[0].appliedAt;
+  // @ts-expect-error newMigration needs a name
+  await newMigration();
   // @ts-expect-error the prefix is a string
   await createTestDatabase({ prefix: 1 });
   return [...seen, appliedAt];
