@@ -31,7 +31,7 @@ const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 async function applyMigrations(stratum, request, io) {
   const { command, options, json, quiet } = request;
-  if (json || quiet) return { result: await stratum[command](options) };
+  if (json || quiet) return stratum[command](options);
   const live = Boolean(io.out.isTTY);
   const total = live ? await expectedTotal(stratum, command, options) : undefined;
   const progress = createProgress({ out: io.out, c: io.c, live, total });
@@ -39,7 +39,7 @@ async function applyMigrations(stratum, request, io) {
     const result = await stratum[command]({ ...options, onProgress: progress.onProgress });
     await nextTurn();
     progress.finish(result.applied);
-    return { result };
+    return result;
   } catch (failure) {
     await nextTurn();
     progress.finish();
@@ -68,7 +68,7 @@ async function execute(request, io) {
     return 0;
   }
   if (command === 'migrate' || command === 'fresh') {
-    const { result } = await applyMigrations(stratum, request, io);
+    const result = await applyMigrations(stratum, request, io);
     if (json) {
       out.write(`${JSON.stringify(result)}\n`);
     } else if (!quiet) {
@@ -99,7 +99,9 @@ async function execute(request, io) {
   return (command === 'lint' || command === 'plan') && result.errors > 0 ? 1 : 0;
 }
 
-async function main(argv, { out = process.stdout, err = process.stderr } = {}) {
+async function main(argv) {
+  const out = process.stdout;
+  const err = process.stderr;
   let request;
   try {
     request = parseArguments(argv);
