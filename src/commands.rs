@@ -1,4 +1,4 @@
-//! The four commands, end to end: resolve the settings, read the files,
+//! The commands, end to end: resolve the settings, read the files,
 //! connect, run the migrator, and mask the password in whatever fails.
 
 use std::path::PathBuf;
@@ -16,98 +16,69 @@ use crate::error::{Error, Result, SqlFailure};
 use crate::options::{Options, ProcessEnvironment, Settings};
 use crate::source::read_migrations;
 
-/// A progress callback that ignores every event.
-pub fn no_progress(_: Progress<'_>) {}
-
 pub async fn migrate(
     options: Options,
     progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<MigrateReport> {
-    let context = Context::new(options)?;
-    let migrations = read_migrations(&context.settings.dir)?;
-    let outcome = async {
-        let mut executor = context.connect().await?;
-        Migrator::new(&context.settings, &migrations)
-            .migrate(&mut executor, progress)
-            .await
-    }
-    .await;
-    context.finish(outcome).map(|report| MigrateReport {
-        embedded: context.embedded_data_dir(),
-        ..report
+    let (report, embedded) = run(options, Needs::FILES, async |migrator, executor| {
+        migrator.migrate(executor, progress).await
     })
+    .await?;
+    Ok(MigrateReport { embedded, ..report })
 }
 
 pub async fn status(options: Options) -> Result<StatusReport> {
-    let context = Context::new(options)?;
-    let migrations = read_migrations(&context.settings.dir)?;
-    let outcome = async {
-        let mut executor = context.connect().await?;
-        Migrator::new(&context.settings, &migrations)
-            .status(&mut executor)
-            .await
-    }
-    .await;
-    context.finish(outcome).map(|report| StatusReport {
-        embedded: context.embedded_data_dir(),
-        ..report
+    let (report, embedded) = run(options, Needs::FILES, async |migrator, executor| {
+        migrator.status(executor).await
     })
+    .await?;
+    Ok(StatusReport { embedded, ..report })
 }
 
 pub async fn fresh(
     options: Options,
     progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<MigrateReport> {
-    let context = Context::new(options)?;
-    context.settings.guard_destructive("fresh")?;
-    // The files are checked before anything is dropped.
-    let migrations = read_migrations(&context.settings.dir)?;
-    let outcome = async {
-        let mut executor = context.connect().await?;
-        Migrator::new(&context.settings, &migrations)
-            .fresh(&mut executor, progress)
-            .await
-    }
-    .await;
-    context.finish(outcome).map(|report| MigrateReport {
-        embedded: context.embedded_data_dir(),
-        ..report
+    let needs = Needs {
+        destructive: Some("fresh"),
+        ..Needs::FILES
+    };
+    let (report, embedded) = run(options, needs, async |migrator, executor| {
+        migrator.fresh(executor, progress).await
     })
+    .await?;
+    Ok(MigrateReport { embedded, ..report })
 }
 
 pub async fn reset(options: Options) -> Result<usize> {
-    let context = Context::new(options)?;
-    context.settings.guard_destructive("reset")?;
-    let outcome = async {
-        let mut executor = context.connect().await?;
-        Migrator::new(&context.settings, &[])
-            .reset(&mut executor)
-            .await
-    }
-    .await;
-    context.finish(outcome)
+    let needs = Needs {
+        destructive: Some("reset"),
+        files: false,
+    };
+    let (dropped, _) = run(options, needs, async |migrator, executor| {
+        migrator.reset(executor).await
+    })
+    .await?;
+    Ok(dropped)
 }
 
 /// What `migrate` would do; takes no lock and writes nothing.
 pub async fn plan(options: Options) -> Result<DryRun> {
-    let context = Context::new(options)?;
-    let migrations = read_migrations(&context.settings.dir)?;
-    let outcome = async {
-        let mut executor = context.connect().await?;
-        Migrator::new(&context.settings, &migrations)
-            .dry_run(&mut executor)
-            .await
-    }
-    .await;
-    context.finish(outcome)
+    let (dry_run, _) = run(options, Needs::FILES, async |migrator, executor| {
+        migrator.dry_run(executor).await
+    })
+    .await?;
+    Ok(dry_run)
 }
 
 /// The schema as a Mermaid ER diagram, read from the catalog.
 pub async fn diagram(options: Options) -> Result<String> {
-    let context = Context::new(options)?;
-    let outcome = async {
-        let mut executor = context.connect().await?;
-        let (tables, keys) = read_schema(&mut executor, &context.settings.tracking)
+    let needs = Needs {
+        destructive: None,
+        files: false,
+    };
+    let (text, _) = run(options, needs, async |migrator, executor| {
+        let (tables, keys) = read_schema(executor, &migrator.settings().tracking)
             .await
             .map_err(|error| {
                 Error::Sql(Box::new(SqlFailure {
@@ -117,9 +88,56 @@ pub async fn diagram(options: Options) -> Result<String> {
                 }))
             })?;
         Ok(stratum_core::diagram::render(&tables, &keys))
+    })
+    .await?;
+    Ok(text)
+}
+
+/// What a command needs before it connects.
+#[derive(Clone, Copy)]
+struct Needs {
+    /// The command's name when it drops data: refused in production unless forced.
+    destructive: Option<&'static str>,
+    /// Whether it reads the migration files (checked before anything else).
+    files: bool,
+}
+
+impl Needs {
+    const FILES: Self = Self {
+        destructive: None,
+        files: true,
+    };
+}
+
+/// Resolves the settings, checks the files, connects and runs `work`; the
+/// password is masked in whatever fails. Also returns the embedded server's
+/// data folder when that server was used.
+async fn run<T>(
+    options: Options,
+    needs: Needs,
+    work: impl AsyncFnOnce(&Migrator<'_>, &mut PostgresExecutor) -> Result<T>,
+) -> Result<(T, Option<String>)> {
+    let context = Context::new(options)?;
+    if let Some(command) = needs.destructive {
+        context.settings.guard_destructive(command)?;
+    }
+    let migrations = if needs.files {
+        read_migrations(&context.settings.dir)?
+    } else {
+        Vec::new()
+    };
+    let outcome = async {
+        let mut executor = context.connect().await?;
+        work(
+            &Migrator::new(&context.settings, &migrations),
+            &mut executor,
+        )
+        .await
     }
     .await;
-    context.finish(outcome)
+    context
+        .finish(outcome)
+        .map(|value| (value, context.embedded_data_dir()))
 }
 
 /// The migrations directory the options resolve to.

@@ -177,22 +177,31 @@ fn dir_from_package_json(cwd: &Path) -> Result<Option<PathBuf>> {
     Ok(None)
 }
 
+/// An environment of fixed variables, for tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod testing {
     use std::collections::HashMap;
 
-    struct FakeEnvironment(HashMap<&'static str, &'static str>);
+    use super::Environment;
 
-    impl Environment for FakeEnvironment {
+    pub struct FixedEnvironment(HashMap<&'static str, &'static str>);
+
+    impl Environment for FixedEnvironment {
         fn var(&self, name: &str) -> Option<String> {
             self.0.get(name).map(|value| (*value).to_owned())
         }
     }
 
-    fn env(pairs: &[(&'static str, &'static str)]) -> FakeEnvironment {
-        FakeEnvironment(pairs.iter().copied().collect())
+    pub fn env(pairs: &[(&'static str, &'static str)]) -> FixedEnvironment {
+        FixedEnvironment(pairs.iter().copied().collect())
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::testing::env;
 
     fn scratch(name: &str) -> PathBuf {
         let dir =

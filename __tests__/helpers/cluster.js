@@ -1,10 +1,10 @@
 // A second, throw-away PostgreSQL cluster for tests that need a server
 // configured differently from the machine's (TLS only, password auth).
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
+const { freePort } = require('./net');
 
 function pgBin(name) {
   const root = '/usr/lib/postgresql';
@@ -12,16 +12,6 @@ function pgBin(name) {
   return path.join(root, versions[0], 'bin', name);
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // The server runs as the unprivileged `postgres` user when the tests run as root.
 function asServerUser(command, args) {

@@ -265,19 +265,8 @@ pub fn describe(error: &tokio_postgres::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    struct FakeEnvironment(HashMap<&'static str, &'static str>);
-
-    impl Environment for FakeEnvironment {
-        fn var(&self, name: &str) -> Option<String> {
-            self.0.get(name).map(|value| (*value).to_owned())
-        }
-    }
-
-    fn env(pairs: &[(&'static str, &'static str)]) -> FakeEnvironment {
-        FakeEnvironment(pairs.iter().copied().collect())
-    }
+    use crate::options::testing::env;
 
     #[test]
     fn the_url_wins_and_the_label_hides_the_password() {

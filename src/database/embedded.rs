@@ -438,35 +438,26 @@ fn server_account() -> Option<Account> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    struct FakeEnvironment(HashMap<&'static str, &'static str>);
-
-    impl Environment for FakeEnvironment {
-        fn var(&self, name: &str) -> Option<String> {
-            self.0.get(name).map(|value| (*value).to_owned())
-        }
-    }
+    use crate::options::testing::env;
 
     #[test]
     fn any_libpq_variable_counts_as_configured() {
-        let empty = FakeEnvironment(HashMap::new());
+        let empty = env(&[]);
         assert!(nothing_configured(None, &empty));
         assert!(!nothing_configured(Some("postgres://x"), &empty));
         for name in CONFIGURING_VARIABLES {
-            let env = FakeEnvironment([(*name, "x")].into_iter().collect());
-            assert!(!nothing_configured(None, &env), "{name}");
+            assert!(!nothing_configured(None, &env(&[(name, "x")])), "{name}");
         }
         // PGPASSWORD alone does not say where the database is.
-        let env = FakeEnvironment([("PGPASSWORD", "x")].into_iter().collect());
-        assert!(nothing_configured(None, &env));
+        assert!(nothing_configured(None, &env(&[("PGPASSWORD", "x")])));
     }
 
     #[test]
     fn a_missing_package_names_what_to_install() {
         let cwd = std::env::temp_dir().join(format!("stratum-embedded-{}", std::process::id()));
         fs::create_dir_all(&cwd).unwrap();
-        let error = EmbeddedServer::locate(&cwd, &FakeEnvironment(HashMap::new())).unwrap_err();
+        let error = EmbeddedServer::locate(&cwd, &env(&[])).unwrap_err();
         assert_eq!(error.code(), "E_CONFIG");
         assert!(
             error
@@ -478,12 +469,9 @@ mod tests {
     #[test]
     fn a_deep_project_gets_a_short_socket_path() {
         let deep = std::env::temp_dir().join("d".repeat(120));
-        let env = FakeEnvironment(
-            [("STRATUM_EMBEDDED_PG", "/nonexistent")]
-                .into_iter()
-                .collect(),
-        );
-        let server = EmbeddedServer::locate(&deep, &env).unwrap();
+        let server =
+            EmbeddedServer::locate(&deep, &env(&[("STRATUM_EMBEDDED_PG", "/nonexistent")]))
+                .unwrap();
         assert!(server.url().len() < 200);
         assert!(!server.url().contains(&"d".repeat(120)));
     }

@@ -133,6 +133,10 @@ impl<'a> Migrator<'a> {
         }
     }
 
+    pub fn settings(&self) -> &Settings {
+        self.settings
+    }
+
     /// Reads and compares without a lock and without writing, not even the
     /// tracking table's creation.
     pub async fn status<E: Executor>(&self, executor: &mut E) -> Result<StatusReport> {
