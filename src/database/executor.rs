@@ -49,6 +49,24 @@ pub trait Executor: Send {
     /// Runs `sql`, one or more statements, as one message to the server.
     fn execute(&mut self, sql: &str) -> impl Future<Output = Result<(), ExecError>> + Send;
 
+    /// Runs `batches` in order, each as one message, calling `on_answer(i)`
+    /// as batch `i` succeeds; stops at the first failure and returns its
+    /// index. A transport that can send a message before the previous one's
+    /// answer arrives (pipelining) does so; this default waits for each.
+    fn execute_pipelined(
+        &mut self,
+        batches: &[&str],
+        on_answer: &mut (dyn FnMut(usize) + Send),
+    ) -> impl Future<Output = Result<(), (usize, ExecError)>> + Send {
+        async move {
+            for (index, batch) in batches.iter().enumerate() {
+                self.execute(batch).await.map_err(|error| (index, error))?;
+                on_answer(index);
+            }
+            Ok(())
+        }
+    }
+
     /// Runs one query and returns its rows as text.
     fn query(&mut self, sql: &str) -> impl Future<Output = Result<Vec<Row>, ExecError>> + Send;
 }

@@ -14,7 +14,7 @@ use stratum_core::{Migration, Plan, PlanError, State};
 use super::drop::{catalog_sql, drop_everything_sql};
 use super::executor::{ExecError, ExecErrorKind, Executor};
 use super::lock::{LockError, MigrationLock};
-use super::tracking::{Tracking, TrackingState};
+use super::tracking::{Detail, Tracking, TrackingState};
 use crate::error::{Error, Result, SqlFailure};
 use crate::options::{LockMode, Settings};
 
@@ -101,12 +101,24 @@ enum Wrapping {
     Outer,
 }
 
-/// What became of one migration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Applied,
-    /// Another run applied it first (the transaction lock mode finds out so).
-    AlreadyApplied,
+impl MigrateReport {
+    fn record(
+        &mut self,
+        migration: &Migration,
+        duration: Duration,
+        progress: &(dyn Fn(Progress<'_>) + Sync),
+    ) {
+        progress(Progress::End {
+            migration,
+            duration,
+        });
+        self.applied.push(AppliedMigration {
+            version: migration.version,
+            name: migration.name.clone(),
+            checksum: migration.checksum.clone(),
+            duration,
+        });
+    }
 }
 
 /// The transaction one migration runs in.
@@ -140,7 +152,7 @@ impl<'a> Migrator<'a> {
     /// Reads and compares without a lock and without writing, not even the
     /// tracking table's creation.
     pub async fn status<E: Executor>(&self, executor: &mut E) -> Result<StatusReport> {
-        let state = self.read_tracking(executor).await?;
+        let state = self.read_tracking_with(executor, Detail::Full).await?;
         let plan = Plan::new(self.migrations, state.rows());
         let entries = plan
             .entries
@@ -315,7 +327,9 @@ impl<'a> Migrator<'a> {
 
     /// Applies `pending` in order. In their own transactions, only the last
     /// commit of the run waits for its WAL flush, which makes every earlier
-    /// commit durable too.
+    /// commit durable too. Runs of transactional files are pipelined: each
+    /// message is sent before the previous one's answer arrives, and a
+    /// failure stops every later one (see `guarded_batch`).
     async fn apply_all<E: Executor>(
         &self,
         executor: &mut E,
@@ -323,60 +337,156 @@ impl<'a> Migrator<'a> {
         wrapping: Wrapping,
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<MigrateReport> {
+        let modes: Vec<TransactionMode> = pending
+            .iter()
+            .map(|file| transaction_mode(&file.sql))
+            .collect();
+        let transaction_of = |index: usize| match wrapping {
+            Wrapping::Outer => Transaction::Outer,
+            Wrapping::Own if index + 1 == pending.len() => Transaction::Own(Durability::Flush),
+            Wrapping::Own => Transaction::Own(Durability::Deferred),
+        };
+        // The transaction lock mode learns from each answer whether another
+        // run got there first, so it waits for every answer.
+        let pipelined = self.settings.lock_mode == LockMode::Session;
         let mut report = MigrateReport::default();
-        for (index, migration) in pending.iter().copied().enumerate() {
-            let transaction = match wrapping {
-                Wrapping::Outer => Transaction::Outer,
-                Wrapping::Own if index + 1 == pending.len() => Transaction::Own(Durability::Flush),
-                Wrapping::Own => Transaction::Own(Durability::Deferred),
+        let mut index = 0;
+        while index < pending.len() {
+            let group_end = if pipelined && modes[index] != TransactionMode::NoTransaction {
+                modes[index..]
+                    .iter()
+                    .position(|mode| *mode == TransactionMode::NoTransaction)
+                    .map_or(pending.len(), |offset| index + offset)
+            } else {
+                index + 1
             };
-            progress(Progress::Start { migration });
-            let started = Instant::now();
-            match self.apply(executor, migration, transaction).await {
-                Ok(Outcome::Applied) => {}
-                Ok(Outcome::AlreadyApplied) => {
-                    report.already_applied += 1;
-                    continue;
+            let group = &pending[index..group_end];
+            let batches: Vec<Batch> = group
+                .iter()
+                .enumerate()
+                .map(|(offset, file)| {
+                    let previous =
+                        (offset > 0 && wrapping == Wrapping::Own).then(|| group[offset - 1]);
+                    self.guarded_batch(
+                        file,
+                        modes[index + offset],
+                        transaction_of(index + offset),
+                        previous,
+                    )
+                })
+                .collect();
+            let outcome = if modes[index] == TransactionMode::NoTransaction {
+                progress(Progress::Start {
+                    migration: group[0],
+                });
+                let started = Instant::now();
+                self.apply_statements(executor, group[0]).await.map(|()| {
+                    report.record(group[0], started.elapsed(), progress);
+                })
+            } else {
+                self.apply_batches(
+                    executor,
+                    group,
+                    &batches,
+                    transaction_of(index),
+                    progress,
+                    &mut report,
+                )
+                .await
+            };
+            if let Err(error) = outcome {
+                if !report.applied.is_empty() && wrapping == Wrapping::Own {
+                    self.flush(executor).await;
                 }
-                Err(error) => {
-                    if index > 0 && wrapping == Wrapping::Own {
-                        self.flush(executor).await;
-                    }
-                    return Err(error);
-                }
+                return Err(error);
             }
-            let duration = started.elapsed();
-            progress(Progress::End {
-                migration,
-                duration,
-            });
-            report.applied.push(AppliedMigration {
-                version: migration.version,
-                name: migration.name.clone(),
-                checksum: migration.checksum.clone(),
-                duration,
-            });
+            index = group_end;
         }
         Ok(report)
     }
 
-    /// One round trip: the file and its tracking row as one message, inside
-    /// one transaction, so the row is written if and only if the file's work
-    /// is. A file marked no-transaction runs statement by statement instead.
-    async fn apply<E: Executor>(
+    /// Sends `batches` (one per file of `group`) pipelined and records each
+    /// as its answer arrives.
+    async fn apply_batches<E: Executor>(
         &self,
         executor: &mut E,
-        migration: &Migration,
+        group: &[&Migration],
+        batches: &[Batch],
         transaction: Transaction,
-    ) -> Result<Outcome> {
+        progress: &(dyn Fn(Progress<'_>) + Sync),
+        report: &mut MigrateReport,
+    ) -> Result<()> {
+        let sqls: Vec<&str> = batches.iter().map(|batch| batch.sql.as_str()).collect();
+        progress(Progress::Start {
+            migration: group[0],
+        });
+        let mut started = Instant::now();
+        let mut on_answer = |done: usize| {
+            report.record(group[done], started.elapsed(), progress);
+            started = Instant::now();
+            if let Some(next) = group.get(done + 1) {
+                progress(Progress::Start { migration: next });
+            }
+        };
+        let Err((failed, error)) = executor.execute_pipelined(&sqls, &mut on_answer).await else {
+            return Ok(());
+        };
+        if error.kind == ExecErrorKind::Database && transaction != Transaction::Outer {
+            // The failed statement left the transaction aborted; end it.
+            let _ = executor.execute("ROLLBACK").await;
+        }
+        // In the transaction lock mode a claim that failed on the unique
+        // name means another run applied the file: not a failure.
+        let claim_taken = self.settings.lock_mode == LockMode::Transaction
+            && error.sqlstate.as_deref() == Some(UNIQUE_VIOLATION)
+            && error.statements_completed + 1 == batches[failed].ours_before;
+        if claim_taken {
+            report.already_applied += 1;
+            return Ok(());
+        }
+        Err(self
+            .failure(
+                executor,
+                error,
+                group[failed],
+                &batches[failed],
+                transaction,
+            )
+            .await)
+    }
+
+    /// The batch of one file: its transaction, its text and its tracking row.
+    /// When the previous file's batch was sent ahead of its answer, this one
+    /// first checks that the previous one committed: should that one have
+    /// failed at its COMMIT (a deferred constraint), this one fails too.
+    fn guarded_batch(
+        &self,
+        migration: &Migration,
+        mode: TransactionMode,
+        transaction: Transaction,
+        previous: Option<&Migration>,
+    ) -> Batch {
+        let mut batch = self.batch(migration, mode, transaction);
+        if let (Some(previous), Transaction::Own(_)) = (previous, transaction) {
+            let guard = format!("{}\n", self.tracking.committed_sql(previous));
+            batch.file_chars_at += guard.chars().count();
+            batch.ours_before += 1;
+            batch.sql.insert_str(0, &guard);
+        }
+        batch
+    }
+
+    /// One migration's message: the file and its tracking row, inside one
+    /// transaction, so the row is written if and only if the file's work is.
+    fn batch(
+        &self,
+        migration: &Migration,
+        mode: TransactionMode,
+        transaction: Transaction,
+    ) -> Batch {
         let insert = self.tracking.insert_sql(migration);
         let sql = migration.sql.as_str();
-        let mode = transaction_mode(sql);
-        let batch = match (mode, transaction) {
-            (TransactionMode::NoTransaction, _) => {
-                self.apply_statements(executor, migration).await?;
-                return Ok(Outcome::Applied);
-            }
+        match (mode, transaction) {
             // Through a transaction pooler: lock, then claim the tracking row
             // before the file runs; a claim that fails means another run
             // applied it while this one waited.
@@ -406,13 +516,16 @@ impl<'a> Migrator<'a> {
                     )
                 }
             }
-            (TransactionMode::Wrapped, Transaction::Own(durability)) => Batch::around(
+            (
+                TransactionMode::Wrapped | TransactionMode::NoTransaction,
+                Transaction::Own(durability),
+            ) => Batch::around(
                 self.begin_sql(durability),
                 sql,
                 0,
                 format!("\n;\n{insert}\nCOMMIT;"),
             ),
-            (TransactionMode::Wrapped, Transaction::Outer) => {
+            (TransactionMode::Wrapped | TransactionMode::NoTransaction, Transaction::Outer) => {
                 Batch::around(String::new(), sql, 0, format!("\n;\n{insert}"))
             }
             // The file's own BEGIN … COMMIT is honoured, not doubled: the
@@ -438,35 +551,34 @@ impl<'a> Migrator<'a> {
                     )
                 }
             }
-        };
-        let Err(error) = executor.execute(&batch.sql).await else {
-            return Ok(Outcome::Applied);
-        };
-        if error.kind == ExecErrorKind::Database && transaction != Transaction::Outer {
-            // The failed statement left the transaction aborted; end it.
-            let _ = executor.execute("ROLLBACK").await;
         }
-        let claim_taken = self.settings.lock_mode == LockMode::Transaction
-            && error.sqlstate.as_deref() == Some(UNIQUE_VIOLATION)
-            && error.statements_completed + 1 == batch.ours_before;
-        if claim_taken {
-            return Ok(Outcome::AlreadyApplied);
-        }
-        if self.settings.lock_mode == LockMode::Transaction
-            && error.sqlstate.as_deref() == Some(LOCK_NOT_AVAILABLE)
+    }
+
+    /// What a failed batch means: a wait for another run's lock that ran
+    /// out (transaction lock mode), or an error pinned to the file.
+    async fn failure<E: Executor>(
+        &self,
+        executor: &mut E,
+        error: ExecError,
+        migration: &Migration,
+        batch: &Batch,
+        transaction: Transaction,
+    ) -> Error {
+        let waited_for_lock = error.sqlstate.as_deref() == Some(LOCK_NOT_AVAILABLE);
+        if waited_for_lock
+            && self.settings.lock_mode == LockMode::Transaction
             && error.statements_completed + 2 == batch.ours_before
         {
-            return Err(Error::LockTimeout {
+            return Error::LockTimeout {
                 waited_ms: u64::try_from(self.settings.lock_timeout.as_millis())
                     .unwrap_or(u64::MAX),
-            });
+            };
         }
-        let waited_for_lock = error.sqlstate.as_deref() == Some(LOCK_NOT_AVAILABLE);
-        let mut failure = self.migration_error(error, migration, &batch);
+        let mut failure = self.migration_error(error, migration, batch);
         if waited_for_lock && transaction != Transaction::Outer {
             self.name_lock_holders(executor, &mut failure).await;
         }
-        Err(failure)
+        failure
     }
 
     /// Where a wrapped file's body starts: just after its own BEGIN.
@@ -734,8 +846,16 @@ impl<'a> Migrator<'a> {
     }
 
     async fn read_tracking<E: Executor>(&self, executor: &mut E) -> Result<TrackingState> {
+        self.read_tracking_with(executor, Detail::Plan).await
+    }
+
+    async fn read_tracking_with<E: Executor>(
+        &self,
+        executor: &mut E,
+        detail: Detail,
+    ) -> Result<TrackingState> {
         self.tracking
-            .read(executor)
+            .read(executor, detail)
             .await
             .map_err(|error| self.tracking_error(error))
     }

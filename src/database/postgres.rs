@@ -1,12 +1,18 @@
 //! The tokio-postgres transport of the executor trait, over the simple query
 //! protocol: a whole migration goes to the server as one message.
 
+use std::collections::VecDeque;
+
 use futures_util::{StreamExt, pin_mut};
 use tokio_postgres::error::ErrorPosition;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::connection::describe;
 use super::executor::{ExecError, ExecErrorKind, Executor, Row};
+
+/// How many migrations may be on the wire at once: enough to keep the
+/// server busy, few enough to bound the memory of large files.
+const PIPELINE_DEPTH: usize = 16;
 
 pub struct PostgresExecutor {
     client: Client,
@@ -37,6 +43,43 @@ impl Executor for PostgresExecutor {
             }
         }
         Ok(())
+    }
+
+    /// Keeps up to `PIPELINE_DEPTH` messages on the wire: the server runs
+    /// them back to back instead of waiting a round trip for each. A failed
+    /// message leaves its transaction aborted, so every later one fails at
+    /// its first statement and nothing after a failure runs.
+    async fn execute_pipelined(
+        &mut self,
+        batches: &[&str],
+        on_answer: &mut (dyn FnMut(usize) + Send),
+    ) -> Result<(), (usize, ExecError)> {
+        let mut in_flight = VecDeque::with_capacity(PIPELINE_DEPTH);
+        let mut next = 0;
+        loop {
+            while in_flight.len() < PIPELINE_DEPTH && next < batches.len() {
+                // Awaiting the stream sends the message; its answer is read later.
+                let stream = self
+                    .client
+                    .simple_query_raw(batches[next])
+                    .await
+                    .map_err(|error| (next, exec_error(&error, 0)))?;
+                in_flight.push_back((next, Box::pin(stream)));
+                next += 1;
+            }
+            let Some((index, mut stream)) = in_flight.pop_front() else {
+                return Ok(());
+            };
+            let mut completed = 0;
+            while let Some(message) = stream.next().await {
+                match message {
+                    Ok(SimpleQueryMessage::CommandComplete(_)) => completed += 1,
+                    Ok(_) => {}
+                    Err(error) => return Err((index, exec_error(&error, completed))),
+                }
+            }
+            on_answer(index);
+        }
     }
 
     async fn query(&mut self, sql: &str) -> Result<Vec<Row>, ExecError> {

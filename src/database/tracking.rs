@@ -35,6 +35,15 @@ impl TrackingState {
     }
 }
 
+/// How much of each tracking row to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Everything, for `status`.
+    Full,
+    /// Only what the plan compares: name, version, checksum.
+    Plan,
+}
+
 pub struct Tracking {
     qualified: String,
     schema: String,
@@ -54,11 +63,20 @@ impl Tracking {
 
     /// Reads every row in one round trip when the table is current; a legacy
     /// or absent table is told apart by the error the first read gets.
-    pub async fn read<E: Executor>(&self, executor: &mut E) -> Result<TrackingState, ExecError> {
-        let current = format!(
-            "SELECT name, version, checksum, {APPLIED_AT}, duration_ms FROM {} ORDER BY id",
-            self.qualified
-        );
+    /// `Detail::Plan` leaves out when and how long, which only `status`
+    /// shows: formatting thousands of timestamps is most of the read.
+    pub async fn read<E: Executor>(
+        &self,
+        executor: &mut E,
+        detail: Detail,
+    ) -> Result<TrackingState, ExecError> {
+        let current = match detail {
+            Detail::Full => format!(
+                "SELECT name, version, checksum, {APPLIED_AT}, duration_ms FROM {} ORDER BY id",
+                self.qualified
+            ),
+            Detail::Plan => format!("SELECT name, version, checksum FROM {}", self.qualified),
+        };
         match executor.query(&current).await {
             Ok(rows) => Ok(TrackingState::Current(
                 rows.into_iter().map(applied).collect(),
@@ -137,6 +155,16 @@ impl Tracking {
             "UPDATE {} SET duration_ms = \
              (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint \
              WHERE name = {};",
+            self.qualified,
+            literal(&migration.name)
+        )
+    }
+
+    /// Fails (division by zero) unless `migration`'s row is committed: the
+    /// guard of a batch sent before the previous one's answer.
+    pub fn committed_sql(&self, migration: &Migration) -> String {
+        format!(
+            "SELECT 1 / count(*) FROM {} WHERE name = {};",
             self.qualified,
             literal(&migration.name)
         )
