@@ -126,6 +126,17 @@ test('db start, url and stop manage the server by hand', async () => {
   expect(stop.json).toBe(true);
   expect((await run(dir, 'dbStatus')).json.running).toBe(false);
   expect((await run(dir, 'dbStop')).json).toBe(false);
+
+  // The same through the CLI: `db start` prints the URL for the app.
+  const cli = (args) =>
+    node(dir, `process.argv = [process.argv[0], ${JSON.stringify(CLI)}, ...${JSON.stringify(args)}]; require(${JSON.stringify(CLI)});`).done;
+  const started = await cli(['db', 'start']);
+  expect(started.code).toBe(0);
+  expect(started.stdout.trim()).toBe(start.json.url);
+  expect((await cli(['db', 'url'])).stdout.trim()).toBe(start.json.url);
+  expect((await cli(['db', 'status'])).stdout).toMatch(/^running: /);
+  expect((await cli(['db', 'stop'])).stdout).toBe('stopped\n');
+  expect((await cli(['db', 'frobnicate'])).code).toBe(2);
 });
 
 test('with NODE_ENV=production it never falls back: E_CONFIG naming the variables', async () => {

@@ -14,6 +14,8 @@ Commands:
   diagram          print the schema as a Mermaid ER diagram (--out FILE to write it)
   fresh            drop every table of the schema, then migrate from scratch
   reset            drop every table of the schema, the tracking table too
+  db <action>      the embedded PostgreSQL of this folder (used when no database is configured):
+                   start (and print its URL), stop, status, url
 
 Options:
   --dir <path>         migrations directory (default: MIGRATIONS_DIR, package.json "stratum".dir, ./migrations)
@@ -52,7 +54,8 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 };
 
-const COMMANDS = new Set(['migrate', 'plan', 'status', 'new', 'lint', 'diagram', 'fresh', 'reset']);
+const COMMANDS = new Set(['migrate', 'plan', 'status', 'new', 'lint', 'diagram', 'fresh', 'reset', 'db']);
+const DB_ACTIONS = new Set(['start', 'stop', 'status', 'url']);
 
 /** Flags that mean something to one command only; elsewhere they are a mistake worth reporting. */
 const ONLY_FOR = { 'dry-run': 'migrate', out: 'diagram' };
@@ -75,9 +78,16 @@ function parseArguments(argv) {
   if (positionals.length === 0) throw new UsageError('no command given');
   const [requested, ...rest] = positionals;
   if (!COMMANDS.has(requested)) throw new UsageError(`unknown command: ${requested}`);
-  const expected = requested === 'new' ? 1 : 0;
+  const expected = requested === 'new' || requested === 'db' ? 1 : 0;
   if (rest.length > expected) throw new UsageError(`unexpected argument: ${rest[expected]}`);
-  if (rest.length < expected) throw new UsageError('new needs a name, e.g. stratum new add_user_preferences');
+  if (rest.length < expected) {
+    throw new UsageError(
+      requested === 'db' ? 'db needs an action: start, stop, status or url' : 'new needs a name, e.g. stratum new add_user_preferences',
+    );
+  }
+  if (requested === 'db' && !DB_ACTIONS.has(rest[0])) {
+    throw new UsageError(`unknown db action: ${rest[0]} (start, stop, status or url)`);
+  }
   for (const [flag, command] of Object.entries(ONLY_FOR)) {
     if (values[flag] !== undefined && requested !== command) {
       throw new UsageError(`--${flag} only goes with ${command}`);

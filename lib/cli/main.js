@@ -61,6 +61,16 @@ async function execute(request, io) {
   const stratum = require('../..');
   const started = performance.now();
 
+  if (command === 'db') {
+    const action = request.name;
+    const result =
+      action === 'start' ? await stratum.dbStart() : action === 'stop' ? { stopped: await stratum.dbStop() } : await stratum.dbStatus();
+    if (json) out.write(`${JSON.stringify(result)}\n`);
+    else if (action === 'url' || action === 'start') out.write(`${result.url}\n`);
+    else if (action === 'stop') out.write(result.stopped ? 'stopped\n' : 'not running\n');
+    else out.write(`${result.running ? 'running' : 'not running'}: ${result.dataDir}\n${result.url}\n`);
+    return 0;
+  }
   if (command === 'new') {
     const created = await stratum.newMigration(request.name, options);
     if (json) out.write(`${JSON.stringify(created)}\n`);
