@@ -23,6 +23,7 @@ export declare function diagram(options?: Options): Promise<string>
 
 /** The embedded PostgreSQL of the project in the working directory. */
 export interface EmbeddedDatabase {
+  /** Whether it accepts connections now. */
   running: boolean
   /** Where its data lives, `./.stratum/pgdata`. */
   dataDir: string
@@ -38,7 +39,9 @@ export declare function lint(options?: Options): Promise<LintReport>
 
 /** A broken house rule, at a file, line and column. */
 export interface LintDiagnostic {
+  /** The file's path, e.g. `migrations/006_add_index.sql`. */
   file: string
+  /** 1-based. */
   line: number
   /** Counted in characters. */
   column: number
@@ -49,20 +52,26 @@ export interface LintDiagnostic {
    * statement with `-- stratum:allow <rule>` on the line before.
    */
   rule: string
+  /** What is wrong. */
   message: string
   /** How to fix it. */
   help: string
 }
 
+/** Every file's findings, as `stratum lint` shows them. */
 export interface LintReport {
+  /** In file order, then by position. */
   diagnostics: Array<LintDiagnostic>
+  /** How many findings would stop `migrate`. */
   errors: number
+  /** How many findings are only printed. */
   warnings: number
 }
 
 /** Applies every pending migration in version order, each in its own transaction. */
 export declare function migrate(options?: Options): Promise<MigrateResult>
 
+/** What `migrate` and `fresh` did. */
 export interface MigrateResult {
   /** The migrations this run applied, in order. */
   applied: Array<Migration>
@@ -84,11 +93,13 @@ export interface MigrateResult {
 
 /** A migration applied by this run. */
 export interface Migration {
+  /** The number the file name starts with. */
   version: number
   /** The file name without `.sql`, e.g. `001_initial_schema`. */
   name: string
   /** SHA-256 of the file, BOM stripped and CRLF normalised to LF. */
   checksum: string
+  /** How long it took, as the client saw it, in milliseconds. */
   durationMs: number
 }
 
@@ -99,17 +110,25 @@ export interface Migration {
  */
 export declare function migrationsDir(options?: Options): string
 
+/** One migration as `status` sees it. */
 export interface MigrationStatus {
+  /** The number the file name starts with. */
   version: number
+  /** The file name without `.sql`. */
   name: string
   /**
    * `changed`: applied, but the file's checksum differs from the recorded
    * one; `missing`: applied, but the file is gone.
    */
   state: 'applied' | 'pending' | 'changed' | 'missing'
-  /** ISO 8601, UTC. */
+  /** When it was applied: ISO 8601, UTC. */
   appliedAt?: string
+  /**
+   * How long it took on the server, in milliseconds (absent for rows of
+   * the earlier runner).
+   */
   durationMs?: number
+  /** The recorded checksum when applied, else the file's. */
   checksum?: string
 }
 
@@ -123,7 +142,9 @@ export declare function newMigration(name: string, options?: Options): Promise<N
 export interface NewMigration {
   /** As the user knows it, e.g. `migrations/010_add_user_preferences.sql`. */
   path: string
+  /** Its number: one past the highest in the directory. */
   version: number
+  /** The file name without `.sql`. */
   name: string
 }
 
@@ -173,7 +194,9 @@ export interface Options {
 
 /** A file `migrate` would apply. */
 export interface PendingMigration {
+  /** The number the file name starts with. */
   version: number
+  /** The file name without `.sql`. */
   name: string
   /** The file's path as given, e.g. `migrations/003_add_index.sql`. */
   file: string
@@ -192,20 +215,27 @@ export interface PendingMigration {
  */
 export declare function plan(options?: Options): Promise<PlanResult>
 
+/** What `migrate` would do now. */
 export interface PlanResult {
   /** The files `migrate` would apply, in order. */
   pending: Array<PendingMigration>
+  /** How many are applied already. */
   alreadyApplied: number
   /** Lint findings of the pending files. */
   diagnostics: Array<LintDiagnostic>
+  /** Lint errors among them: `migrate` would refuse to run. */
   errors: number
+  /** Lint warnings among them. */
   warnings: number
 }
 
 /** A migration starting or ending. */
 export interface ProgressEvent {
+  /** `start` as the migration is sent to the server, `end` once it committed. */
   event: 'start' | 'end'
+  /** The number the file name starts with. */
   version: number
+  /** The file name without `.sql`. */
   name: string
   /** Set on `end`. */
   durationMs?: number
@@ -214,6 +244,7 @@ export interface ProgressEvent {
 /** Drops every object of the schema, the tracking table included. */
 export declare function reset(options?: Options): Promise<ResetResult>
 
+/** What `reset` dropped. */
 export interface ResetResult {
   /** How many tables, views, sequences, routines and types were dropped. */
   dropped: number
@@ -222,10 +253,13 @@ export interface ResetResult {
 /** Applied, pending, changed and missing migrations; takes no lock and writes nothing. */
 export declare function status(options?: Options): Promise<StatusReport>
 
+/** Applied, pending, changed and missing migrations. */
 export interface StatusReport {
   /** One entry per version known from the files or the tracking table, in version order. */
   migrations: Array<MigrationStatus>
+  /** How many files are not applied yet. */
   pending: number
+  /** How many are applied (changed ones included). */
   applied: number
   /** Set when the embedded PostgreSQL was used: its data folder. */
   embedded?: string

@@ -60,9 +60,12 @@ pub struct Options {
 /// A migration starting or ending.
 #[napi(object)]
 pub struct ProgressEvent {
+    /// `start` as the migration is sent to the server, `end` once it committed.
     #[napi(ts_type = "'start' | 'end'")]
     pub event: String,
+    /// The number the file name starts with.
     pub version: i64,
+    /// The file name without `.sql`.
     pub name: String,
     /// Set on `end`.
     pub duration_ms: Option<f64>,
@@ -71,18 +74,22 @@ pub struct ProgressEvent {
 /// A migration applied by this run.
 #[napi(object)]
 pub struct Migration {
+    /// The number the file name starts with.
     pub version: i64,
     /// The file name without `.sql`, e.g. `001_initial_schema`.
     pub name: String,
     /// SHA-256 of the file, BOM stripped and CRLF normalised to LF.
     pub checksum: String,
+    /// How long it took, as the client saw it, in milliseconds.
     pub duration_ms: f64,
 }
 
 /// A broken house rule, at a file, line and column.
 #[napi(object)]
 pub struct LintDiagnostic {
+    /// The file's path, e.g. `migrations/006_add_index.sql`.
     pub file: String,
+    /// 1-based.
     pub line: u32,
     /// Counted in characters.
     pub column: u32,
@@ -92,22 +99,29 @@ pub struct LintDiagnostic {
     /// The rule's stable id, e.g. `create-if-not-exists`; silence it on one
     /// statement with `-- stratum:allow <rule>` on the line before.
     pub rule: String,
+    /// What is wrong.
     pub message: String,
     /// How to fix it.
     pub help: String,
 }
 
+/// Every file's findings, as `stratum lint` shows them.
 #[napi(object)]
 pub struct LintReport {
+    /// In file order, then by position.
     pub diagnostics: Vec<LintDiagnostic>,
+    /// How many findings would stop `migrate`.
     pub errors: u32,
+    /// How many findings are only printed.
     pub warnings: u32,
 }
 
 /// A file `migrate` would apply.
 #[napi(object)]
 pub struct PendingMigration {
+    /// The number the file name starts with.
     pub version: i64,
+    /// The file name without `.sql`.
     pub name: String,
     /// The file's path as given, e.g. `migrations/003_add_index.sql`.
     pub file: String,
@@ -119,17 +133,22 @@ pub struct PendingMigration {
     pub transaction: String,
 }
 
+/// What `migrate` would do now.
 #[napi(object)]
 pub struct PlanResult {
     /// The files `migrate` would apply, in order.
     pub pending: Vec<PendingMigration>,
+    /// How many are applied already.
     pub already_applied: u32,
     /// Lint findings of the pending files.
     pub diagnostics: Vec<LintDiagnostic>,
+    /// Lint errors among them: `migrate` would refuse to run.
     pub errors: u32,
+    /// Lint warnings among them.
     pub warnings: u32,
 }
 
+/// What `migrate` and `fresh` did.
 #[napi(object)]
 pub struct MigrateResult {
     /// The migrations this run applied, in order.
@@ -146,30 +165,40 @@ pub struct MigrateResult {
     pub embedded: Option<String>,
 }
 
+/// One migration as `status` sees it.
 #[napi(object)]
 pub struct MigrationStatus {
+    /// The number the file name starts with.
     pub version: i64,
+    /// The file name without `.sql`.
     pub name: String,
     /// `changed`: applied, but the file's checksum differs from the recorded
     /// one; `missing`: applied, but the file is gone.
     #[napi(ts_type = "'applied' | 'pending' | 'changed' | 'missing'")]
     pub state: String,
-    /// ISO 8601, UTC.
+    /// When it was applied: ISO 8601, UTC.
     pub applied_at: Option<String>,
+    /// How long it took on the server, in milliseconds (absent for rows of
+    /// the earlier runner).
     pub duration_ms: Option<f64>,
+    /// The recorded checksum when applied, else the file's.
     pub checksum: Option<String>,
 }
 
+/// Applied, pending, changed and missing migrations.
 #[napi(object)]
 pub struct StatusReport {
     /// One entry per version known from the files or the tracking table, in version order.
     pub migrations: Vec<MigrationStatus>,
+    /// How many files are not applied yet.
     pub pending: u32,
+    /// How many are applied (changed ones included).
     pub applied: u32,
     /// Set when the embedded PostgreSQL was used: its data folder.
     pub embedded: Option<String>,
 }
 
+/// What `reset` dropped.
 #[napi(object)]
 pub struct ResetResult {
     /// How many tables, views, sequences, routines and types were dropped.
@@ -276,7 +305,9 @@ pub fn migrations_dir(env: &Env, options: Unknown<'_>) -> napi::Result<String> {
 pub struct NewMigration {
     /// As the user knows it, e.g. `migrations/010_add_user_preferences.sql`.
     pub path: String,
+    /// Its number: one past the highest in the directory.
     pub version: i64,
+    /// The file name without `.sql`.
     pub name: String,
 }
 
@@ -306,6 +337,7 @@ pub fn new_migration<'env>(
 /// The embedded PostgreSQL of the project in the working directory.
 #[napi(object)]
 pub struct EmbeddedDatabase {
+    /// Whether it accepts connections now.
     pub running: bool,
     /// Where its data lives, `./.stratum/pgdata`.
     pub data_dir: String,
