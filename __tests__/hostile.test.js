@@ -47,6 +47,8 @@ const refused = [
   ['an unterminated comment', { '001_a.sql': `${OK}/* never closed\n` }, 'E_LINT', /001_a\.sql:2/],
   ['an unterminated dollar body', { '001_a.sql': `${OK}DO $$ BEGIN PERFORM 1;\n` }, 'E_LINT', /001_a\.sql:2/],
   ['a syntax error', { '001_a.sql': `${OK}CREATE TABLE IF NOT EXISTS (id INT);\n` }, 'E_LINT', /001_a\.sql:2/],
+  ['an empty file', { '001_a.sql': '' }, 'E_LINT', /empty-migration/],
+  ['a comment-only file', { '001_a.sql': '-- Migration 001: Nothing yet\n/* later */\n' }, 'E_LINT', /has no statements/],
   ['a CREATE without IF NOT EXISTS', { '001_a.sql': 'CREATE TABLE t (id INT);\n' }, 'E_LINT', /create-if-not-exists/],
   ['VACUUM in a transactional file', { '001_a.sql': `${OK}VACUUM ok;\n` }, 'E_LINT', /not-in-transaction/],
   ['an INSERT into the tracking table', { '001_a.sql': "INSERT INTO migrations (name) VALUES ('x');\n" }, 'E_LINT', /no-tracking-insert/],
