@@ -46,12 +46,17 @@ function smallBody(i) {
 /**
  * Writes OUT/plain/<v>_<name>.sql for i = 1..n, and the psql floors:
  * OUT/floor/all.sql (every file, for `psql -1 -f`) and OUT/floor/per_file.sql
- * (per file: BEGIN; \i file; INSERT INTO floor_migrations ...; COMMIT;).
+ * (per file: BEGIN; \i file; INSERT INTO floor_migrations ...; COMMIT;) and
+ * OUT/floor/per_file_async.sql (the same with SET LOCAL synchronous_commit = off in every
+ * transaction but the last, whose flush makes the earlier commits durable too) and
+ * OUT/floor/per_file_1msg.sql (that again, but each migration sent as ONE query message,
+ * its statements joined with psql's \; as the engine sends them; works for these
+ * generated bodies, whose statements all end with ";\n").
  * Skips the work when OUT/.complete says the same set is already there.
  */
 function writeSet(out, n, kind = 'tables', { floors = true } = {}) {
   const stamp = path.join(out, '.complete');
-  const want = JSON.stringify({ n, kind, floors, v: 1 });
+  const want = JSON.stringify({ n, kind, floors, v: 3 });
   if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want) return out;
   fs.rmSync(out, { recursive: true, force: true });
   const plain = path.join(out, 'plain');
@@ -63,6 +68,8 @@ function writeSet(out, n, kind = 'tables', { floors = true } = {}) {
     'CREATE TABLE IF NOT EXISTS floor_migrations (version bigint PRIMARY KEY, name text NOT NULL, ' +
       'applied_at timestamptz NOT NULL DEFAULT now());\n',
   ];
+  const perFileAsync = [...perFile];
+  const perFile1msg = [...perFile];
   for (let i = 1; i <= n; i++) {
     let name;
     let body;
@@ -78,13 +85,22 @@ function writeSet(out, n, kind = 'tables', { floors = true } = {}) {
     fs.writeFileSync(file, body);
     if (floors) {
       all.push(`-- ${v}_${name}.sql\n${body}`);
-      perFile.push(`BEGIN;\n\\i ${file}\nINSERT INTO floor_migrations (version, name) VALUES (${i}, '${name}');\nCOMMIT;\n`);
+      const tx = `\\i ${file}\nINSERT INTO floor_migrations (version, name) VALUES (${i}, '${name}');\nCOMMIT;\n`;
+      perFile.push(`BEGIN;\n${tx}`);
+      perFileAsync.push(i < n ? `BEGIN;\nSET LOCAL synchronous_commit = off;\n${tx}` : `BEGIN;\n${tx}`);
+      const joined = body.trimEnd().replace(/;$/, '').split(';\n').join(' \\;\n');
+      perFile1msg.push(
+        `BEGIN \\;${i < n ? ' SET LOCAL synchronous_commit = off \\;' : ''}\n${joined} \\;\n` +
+          `INSERT INTO floor_migrations (version, name) VALUES (${i}, '${name}') \\;\nCOMMIT;\n`,
+      );
     }
   }
   if (floors) {
     fs.mkdirSync(path.join(out, 'floor'), { recursive: true });
     fs.writeFileSync(path.join(out, 'floor', 'all.sql'), all.join(''));
     fs.writeFileSync(path.join(out, 'floor', 'per_file.sql'), perFile.join(''));
+    fs.writeFileSync(path.join(out, 'floor', 'per_file_async.sql'), perFileAsync.join(''));
+    fs.writeFileSync(path.join(out, 'floor', 'per_file_1msg.sql'), perFile1msg.join(''));
   }
   fs.writeFileSync(stamp, want);
   return out;

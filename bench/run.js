@@ -257,6 +257,16 @@ function contenders(npmFloorDir) {
       label: 'psql -1 -f all.sql (floor)',
       W1: proc((set) => [...psql, '-1', '-f', path.join(set.root, 'floor', 'all.sql')]),
     },
+    'psql-pertx-async': {
+      label: 'psql per-file tx, flush deferred (floor)',
+      W1: proc((set) => [...psql, '-f', path.join(set.root, 'floor', 'per_file_async.sql')]),
+      tracks: 'floor_migrations',
+    },
+    'psql-1msg': {
+      label: 'psql 1 message per file, flush deferred (floor)',
+      W1: proc((set) => [...psql, '-f', path.join(set.root, 'floor', 'per_file_1msg.sql')]),
+      tracks: 'floor_migrations',
+    },
     'psql-pertx': {
       label: 'psql per-file tx (floor)',
       W1: proc((set) => [...psql, '-f', path.join(set.root, 'floor', 'per_file.sql')]),
@@ -420,6 +430,8 @@ function summarize(res, C) {
       const vs = (floor, f) => paired(runs, res[w][floor], f);
       if (w === 'W1') {
         s.xPertx = vs('psql-pertx', (a, b) => a.wall / b.wall);
+        s.xAsync = vs('psql-pertx-async', (a, b) => a.wall / b.wall);
+        s.x1msg = vs('psql-1msg', (a, b) => a.wall / b.wall);
         s.x1tx = vs('psql-1tx', (a, b) => a.wall / b.wall);
       } else {
         // each process contender against the start-up floor it contains
@@ -454,13 +466,13 @@ function renderSet(key, title, s, rounds) {
   if (s.W1) {
     lines.push(`### ${title}: W1 apply all to an empty database (${rounds.w1} rounds; reset not timed)`, '');
     const small = key.startsWith('small');
-    const header = ['contender', 'median s', 'min-max s', 'peak MiB', 'x psql-pertx', 'x psql-1tx'];
+    const header = ['contender', 'median s', 'min-max s', 'peak MiB', 'x psql-pertx', 'x pertx-deferred', 'x 1msg', 'x psql-1tx'];
     if (small) header.push('migrations/s');
     lines.push(
       table(
         header,
         Object.entries(s.W1).map(([, v]) => {
-          const row = [v.label, f(v.med), `${f(v.min, 2)}-${f(v.max, 2)}`, f(v.rssMed, 0), f(v.xPertx, 2), f(v.x1tx, 2)];
+          const row = [v.label, f(v.med), `${f(v.min, 2)}-${f(v.max, 2)}`, f(v.rssMed, 0), f(v.xPertx, 2), f(v.xAsync, 2), f(v.x1msg, 2), f(v.x1tx, 2)];
           if (small) row.push(v.med ? Math.round(rounds.n / v.med) : '-');
           return row;
         }),
@@ -566,6 +578,16 @@ function sh(cmd, args) {
   }
 }
 
+/** Which build of the addon ran: others rebuild it while the bench runs. */
+function addonFingerprint() {
+  const file = fs.readdirSync(ROOT).find((name) => name.endsWith('.node'));
+  if (!file) return null;
+  const full = path.join(ROOT, file);
+  const stat = fs.statSync(full);
+  const sha256 = require('node:crypto').createHash('sha256').update(fs.readFileSync(full)).digest('hex');
+  return { file, bytes: stat.size, mtime: stat.mtime.toISOString(), sha256 };
+}
+
 async function machine() {
   const [{ version }] = (await admin.query('SELECT version()')).rows;
   const settings = (
@@ -589,6 +611,7 @@ async function machine() {
     gitCommit: sh('git', ['-C', ROOT, 'rev-parse', 'HEAD']),
     gitDirty: dirty == null ? null : dirty.length > 0,
     peakRssTool: TIME ? `${TIME} -f %M` : null,
+    addon: addonFingerprint(),
   };
 }
 
@@ -658,7 +681,7 @@ async function main() {
 
   const C = contenders(npmFloorDir);
   const failures = [];
-  const results = { options: opts, machine: await machine(), sets: {}, summary: {} };
+  const results = { options: opts, machine: await machine(), sets: {}, summary: {}, addonAfter: {} };
   process.stdout.write(
     `bench: N=${opts.ns.join(',')}, W1-small ${opts.small}, rounds W1 ${opts.roundsW1} / W2,W3 ${opts.roundsW2} / small ${opts.roundsSmall}` +
       `${opts.smoke ? ' (smoke)' : ''}\n`,
@@ -669,7 +692,7 @@ async function main() {
   await stratum.status({ databaseUrl: dbUrl(`${DB_PREFIX}warm`), dir: path.join(writeSet(path.join(DATA, 'cs20'), 20, 'tables', { floors: false }), 'plain') });
 
   const md = [];
-  const all = ['npm', 'cli', 'inproc', 'psql-1tx', 'psql-pertx', 'require', 'node0', 'npm0'];
+  const all = ['npm', 'cli', 'inproc', 'psql-1tx', 'psql-pertx', 'psql-pertx-async', 'psql-1msg', 'require', 'node0', 'npm0'];
   try {
     for (const n of opts.ns) {
       const root = writeSet(path.join(DATA, `N${n}`), n, 'tables');
@@ -677,6 +700,7 @@ async function main() {
       const res = await runSet(set, C, all, opts.roundsW1, opts.roundsW2, failures);
       results.sets[set.key] = res;
       results.summary[set.key] = summarize(res, C);
+      results.addonAfter[set.key] = addonFingerprint()?.sha256;
       md.push(renderSet(set.key, `N=${n}`, results.summary[set.key], { w1: opts.roundsW1, w2: opts.roundsW2, n }));
       process.stdout.write(`\n${md[md.length - 1]}\n`);
     }
@@ -689,10 +713,12 @@ async function main() {
       const res = await runSet(set, C, names, opts.roundsSmall, opts.roundsW2, failures);
       results.sets[set.key] = res;
       results.summary[set.key] = summarize(res, C);
+      results.addonAfter[set.key] = addonFingerprint()?.sha256;
       md.push(renderSet(set.key, `W1-small ${n}`, results.summary[set.key], { w1: opts.roundsSmall, w2: opts.roundsW2, n }));
       process.stdout.write(`\n${md[md.length - 1]}\n`);
     }
     results.checksum = await checksumScaling(opts.checksumNs, opts.roundsW2, failures);
+    results.addonAfter.checksum = addonFingerprint()?.sha256;
     md.push(renderChecksum(results.checksum));
     process.stdout.write(`\n${md[md.length - 1]}\n`);
   } finally {
@@ -706,6 +732,7 @@ async function main() {
 
   if (opts.peers && !failures.length) {
     results.peers = runPeers(opts);
+    results.addonAfter.peers = addonFingerprint()?.sha256;
     if (results.peers.skipped) process.stdout.write(`\npeers skipped: ${results.peers.skipped}\n`);
     else {
       md.push(`### Peers (${results.peers.command}; started ${results.peers.started})\n\n${results.peers.markdown}`);
@@ -721,20 +748,36 @@ async function main() {
   }
   await admin.end();
 
+  // Others rebuild the addon while this runs: name the parts that ran on another build.
+  results.addonAtEnd = addonFingerprint();
+  results.addonChangedIn = Object.entries(results.addonAfter)
+    .filter(([, sha]) => sha !== results.machine.addon?.sha256)
+    .map(([part]) => part);
+  results.addonChanged = results.addonChangedIn.length > 0;
+  if (results.addonChanged) {
+    process.stderr.write(
+      `bench: WARNING: the addon was rebuilt during the run; parts that may have run on another build: ` +
+        `${results.addonChangedIn.join(', ')} (the first of these may mix two builds)\n`,
+    );
+  }
   results.failures = failures;
   results.seconds = (Date.now() - t0) / 1000;
-  fs.writeFileSync(path.join(OUT, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
+  // A smoke run (CI) never overwrites the figures of the last full run.
+  const base = opts.smoke ? 'results-smoke' : 'results';
+  fs.writeFileSync(path.join(OUT, `${base}.json`), `${JSON.stringify(results, null, 1)}\n`);
   const head = [
     `# stratum bench ${results.machine.date}`,
     '',
     `${results.machine.kernel}, ${results.machine.cpus} cpus (${results.machine.cpuModel}), ${results.machine.memoryGiB} GiB; ` +
       `${results.machine.postgres.split(',')[0]}; node ${results.machine.node}; commit ${results.machine.gitCommit}` +
-      `${results.machine.gitDirty ? ' (dirty)' : ''}`,
+      `${results.machine.gitDirty ? ' (dirty)' : ''}; addon ${results.machine.addon?.file} ` +
+      `sha256 ${results.machine.addon?.sha256.slice(0, 12)} built ${results.machine.addon?.mtime}` +
+      `${results.addonChanged ? ` (WARNING: rebuilt during the run; affected: ${results.addonChangedIn.join(', ')})` : ''}`,
     '',
   ].join('\n');
-  fs.writeFileSync(path.join(OUT, 'results.md'), `${head}\n${md.join('\n')}\n`);
+  fs.writeFileSync(path.join(OUT, `${base}.md`), `${head}\n${md.join('\n')}\n`);
   process.stdout.write(
-    `\nwrote ${path.relative(ROOT, path.join(OUT, 'results.json'))} and results.md in ${results.seconds.toFixed(0)} s\n`,
+    `\nwrote ${path.relative(ROOT, path.join(OUT, base))}.json and .md in ${results.seconds.toFixed(0)} s\n`,
   );
   if (failures.length) {
     process.stderr.write(`bench: ${failures.length} run(s) failed (see above and ${path.relative(ROOT, LOGS)})\n`);
