@@ -214,9 +214,7 @@ pub fn migrate<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, MigrateResult>> {
-    let options = read_options(&options);
-    spawn(env, async move {
-        let (options, on_progress) = options?;
+    run(env, &options, |options, on_progress| async move {
         let progress = progress_reporter(on_progress.as_ref());
         commands::migrate(options, &progress)
             .await
@@ -233,9 +231,7 @@ pub fn status<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, StatusReport>> {
-    let options = read_options(&options);
-    spawn(env, async move {
-        let (options, _) = options?;
+    run(env, &options, |options, _| async move {
         commands::status(options).await.map(StatusReport::from)
     })
 }
@@ -249,9 +245,7 @@ pub fn fresh<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, MigrateResult>> {
-    let options = read_options(&options);
-    spawn(env, async move {
-        let (options, on_progress) = options?;
+    run(env, &options, |options, on_progress| async move {
         let progress = progress_reporter(on_progress.as_ref());
         commands::fresh(options, &progress)
             .await
@@ -269,9 +263,7 @@ pub fn plan<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, PlanResult>> {
-    let options = read_options(&options);
-    spawn(env, async move {
-        let (options, _) = options?;
+    run(env, &options, |options, _| async move {
         commands::plan(options).await.map(PlanResult::from)
     })
 }
@@ -282,9 +274,7 @@ pub fn diagram<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, String>> {
-    let options = read_options(&options);
-    spawn(env, async move {
-        let (options, _) = options?;
+    run(env, &options, |options, _| async move {
         commands::diagram(options).await
     })
 }
@@ -322,9 +312,7 @@ pub fn new_migration<'env>(
     name: String,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, NewMigration>> {
-    let options = read_options(&options);
-    spawn(env, async move {
-        let (options, _) = options?;
+    run(env, &options, |options, _| async move {
         let created = commands::new_migration(options, &name).await?;
         Ok(NewMigration {
             path: created.path,
@@ -376,9 +364,7 @@ pub fn lint<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, LintReport>> {
-    let options = read_options(&options);
-    spawn(env, async move {
-        let (options, _) = options?;
+    run(env, &options, |options, _| async move {
         commands::lint(options).await.map(LintReport::from)
     })
 }
@@ -392,9 +378,7 @@ pub fn reset<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, ResetResult>> {
-    let options = read_options(&options);
-    spawn(env, async move {
-        let (options, _) = options?;
+    run(env, &options, |options, _| async move {
         commands::reset(options).await.map(|dropped| ResetResult {
             dropped: saturating_u32(dropped),
         })
@@ -463,6 +447,25 @@ fn progress_reporter(callback: Option<&ProgressCallback>) -> impl Fn(Progress<'_
             Ok(())
         });
     }
+}
+
+/// Reads the options, then runs `work` with them on the addon's runtime; a
+/// wrong option rejects the promise with `E_CONFIG` like any other failure.
+fn run<'env, T, V, F>(
+    env: &'env Env,
+    options: &Unknown<'env>,
+    work: impl FnOnce(options::Options, Option<ProgressCallback>) -> F + Send + 'static,
+) -> napi::Result<PromiseRaw<'env, V>>
+where
+    F: Future<Output = error::Result<T>> + Send + 'static,
+    T: Into<V> + Send + 'static,
+    V: ToNapiValue,
+{
+    let options = read_options(options);
+    spawn(env, async move {
+        let (options, on_progress) = options?;
+        work(options, on_progress).await
+    })
 }
 
 /// Runs `work` on the addon's runtime; a failure or a panic rejects the
