@@ -188,8 +188,25 @@ export interface Options {
   lockMode?: 'session' | 'transaction'
   /** Lets `fresh` and `reset` run with `NODE_ENV=production`. */
   force?: boolean
+  /**
+   * The folder `dir` and package.json are resolved against. Default: the
+   * process's working directory.
+   */
+  cwd?: string
   /** Called as each migration starts and ends. */
   onProgress?: (event: ProgressEvent) => void
+  /**
+   * The app's own connection instead of one stratum opens: a connected
+   * `pg.Client` (or anything with its `query`). Useful behind poolers, and
+   * how the WebAssembly build reaches the database.
+   */
+  client?: { query: (...args: any[]) => any }
+  /**
+   * The transport stratum drives `client` through: `query(sql)` resolving
+   * to the rows as text, or to PostgreSQL's error. Set by the package's
+   * entry point from `client`; rarely written by hand.
+   */
+  query?: (sql: string) => Promise<QueryOutcome>
 }
 
 /** A file `migrate` would apply. */
@@ -239,6 +256,29 @@ export interface ProgressEvent {
   name: string
   /** Set on `end`. */
   durationMs?: number
+}
+
+/** A failed statement, as PostgreSQL reported it. */
+export interface QueryError {
+  message: string
+  /** The SQLSTATE. */
+  code?: string
+  /** 1-based character position in the query, when PostgreSQL gave one. */
+  position?: number
+  detail?: string
+  hint?: string
+  /** How many statements of the query completed before the failing one. */
+  completed?: number
+  /** The connection is gone, not just the statement. */
+  lost?: boolean
+}
+
+/** What the callback resolves to. */
+export interface QueryOutcome {
+  /** The rows of the last statement, every value as PostgreSQL's text. */
+  rows?: Array<Array<string | undefined | null>>
+  /** Set instead of `rows` when a statement failed. */
+  error?: QueryError
 }
 
 /** Drops every object of the schema, the tracking table included. */

@@ -1,4 +1,4 @@
-// The ES module entry of pg-stratum: the same addon as index.js, whose
-// generated exports Node's CommonJS lexer reads as named exports.
-export * from './index.js';
-export { default } from './index.js';
+// The ES module entry of pg-stratum: the same as lib/entry.js, whose
+// exports Node's CommonJS lexer reads as named exports.
+export * from './lib/entry.js';
+export { default } from './lib/entry.js';

@@ -32,7 +32,7 @@ test('import { migrate } from "pg-stratum" migrates, with the same addon as requ
     );
     expect(result.stderr).toBe('');
     const output = JSON.parse(result.stdout);
-    expect(output).toEqual({ applied: ['001_notes'], sameAddon: true, required: path.join(ROOT, 'index.js') });
+    expect(output).toEqual({ applied: ['001_notes'], sameAddon: true, required: path.join(ROOT, 'lib', 'entry.js') });
     expect(await query(db.url, 'SELECT name FROM migrations')).toEqual([{ name: '001_notes' }]);
   } finally {
     await db.drop();

@@ -8,27 +8,34 @@ use stratum_core::lint::{Diagnostic, LintContext, Severity};
 use stratum_core::migration::new_migration_file;
 
 use crate::database::catalog::read_schema;
+#[cfg(not(target_family = "wasm"))]
 use crate::database::connection::ConnectionSettings;
-use crate::database::embedded::{EmbeddedServer, ServerState, nothing_configured};
+#[cfg(not(target_family = "wasm"))]
+use crate::database::embedded::nothing_configured;
+use crate::database::embedded::{EmbeddedServer, ServerState};
+use crate::database::executor::{ExecError, Executor, Row};
 use crate::database::migrator::{DryRun, MigrateReport, Migrator, Progress, StatusReport};
+#[cfg(not(target_family = "wasm"))]
 use crate::database::postgres::PostgresExecutor;
 use crate::error::{Error, Result, SqlFailure};
+use crate::js_transport::JsExecutor;
 use crate::options::{Options, ProcessEnvironment, Settings};
 use crate::source::read_migrations;
 
 pub async fn migrate(
     options: Options,
+    js: Option<JsExecutor>,
     progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<MigrateReport> {
-    let (report, embedded) = run(options, Needs::FILES, async |migrator, executor| {
+    let (report, embedded) = run(options, js, Needs::FILES, async |migrator, executor| {
         migrator.migrate(executor, progress).await
     })
     .await?;
     Ok(MigrateReport { embedded, ..report })
 }
 
-pub async fn status(options: Options) -> Result<StatusReport> {
-    let (report, embedded) = run(options, Needs::FILES, async |migrator, executor| {
+pub async fn status(options: Options, js: Option<JsExecutor>) -> Result<StatusReport> {
+    let (report, embedded) = run(options, js, Needs::FILES, async |migrator, executor| {
         migrator.status(executor).await
     })
     .await?;
@@ -37,25 +44,26 @@ pub async fn status(options: Options) -> Result<StatusReport> {
 
 pub async fn fresh(
     options: Options,
+    js: Option<JsExecutor>,
     progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<MigrateReport> {
     let needs = Needs {
         destructive: Some("fresh"),
         ..Needs::FILES
     };
-    let (report, embedded) = run(options, needs, async |migrator, executor| {
+    let (report, embedded) = run(options, js, needs, async |migrator, executor| {
         migrator.fresh(executor, progress).await
     })
     .await?;
     Ok(MigrateReport { embedded, ..report })
 }
 
-pub async fn reset(options: Options) -> Result<usize> {
+pub async fn reset(options: Options, js: Option<JsExecutor>) -> Result<usize> {
     let needs = Needs {
         destructive: Some("reset"),
         files: false,
     };
-    let (dropped, _) = run(options, needs, async |migrator, executor| {
+    let (dropped, _) = run(options, js, needs, async |migrator, executor| {
         migrator.reset(executor).await
     })
     .await?;
@@ -63,8 +71,8 @@ pub async fn reset(options: Options) -> Result<usize> {
 }
 
 /// What `migrate` would do; takes no lock and writes nothing.
-pub async fn plan(options: Options) -> Result<DryRun> {
-    let (dry_run, _) = run(options, Needs::FILES, async |migrator, executor| {
+pub async fn plan(options: Options, js: Option<JsExecutor>) -> Result<DryRun> {
+    let (dry_run, _) = run(options, js, Needs::FILES, async |migrator, executor| {
         migrator.dry_run(executor).await
     })
     .await?;
@@ -72,12 +80,12 @@ pub async fn plan(options: Options) -> Result<DryRun> {
 }
 
 /// The schema as a Mermaid ER diagram, read from the catalog.
-pub async fn diagram(options: Options) -> Result<String> {
+pub async fn diagram(options: Options, js: Option<JsExecutor>) -> Result<String> {
     let needs = Needs {
         destructive: None,
         files: false,
     };
-    let (text, _) = run(options, needs, async |migrator, executor| {
+    let (text, _) = run(options, js, needs, async |migrator, executor| {
         let (tables, keys) = read_schema(executor, &migrator.settings().tracking)
             .await
             .map_err(|error| {
@@ -114,10 +122,11 @@ impl Needs {
 /// data folder when that server was used.
 async fn run<T>(
     options: Options,
+    js: Option<JsExecutor>,
     needs: Needs,
-    work: impl AsyncFnOnce(&Migrator<'_>, &mut PostgresExecutor) -> Result<T>,
+    work: impl AsyncFnOnce(&Migrator<'_>, &mut AnyExecutor) -> Result<T>,
 ) -> Result<(T, Option<String>)> {
-    let context = Context::new(options)?;
+    let mut context = Context::new(options, js)?;
     if let Some(command) = needs.destructive {
         context.settings.guard_destructive(command)?;
     }
@@ -142,7 +151,7 @@ async fn run<T>(
 
 /// The migrations directory the options resolve to.
 pub fn migrations_dir(options: Options) -> Result<PathBuf> {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let cwd = options.working_dir();
     Ok(Settings::resolve(options, &ProcessEnvironment, &cwd)?.dir)
 }
 
@@ -156,7 +165,7 @@ pub struct NewMigration {
 /// Writes the next numbered migration file, with its header; never
 /// overwrites a file.
 pub async fn new_migration(options: Options, name: &str) -> Result<NewMigration> {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let cwd = options.working_dir();
     let settings = Settings::resolve(options, &ProcessEnvironment, &cwd)?;
     let io = |path: &std::path::Path, error: std::io::Error| Error::Io {
         path: path.display().to_string(),
@@ -209,7 +218,7 @@ pub struct LintReport {
 }
 
 pub async fn lint(options: Options) -> Result<LintReport> {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let cwd = options.working_dir();
     let settings = Settings::resolve(options, &ProcessEnvironment, &cwd)?;
     let migrations = read_migrations(&settings.dir)?;
     let context = LintContext {
@@ -235,66 +244,151 @@ pub async fn lint(options: Options) -> Result<LintReport> {
 
 struct Context {
     settings: Settings,
+    /// The app's own connection, when it passed one as a `query` callback.
+    js: Option<JsExecutor>,
+    #[cfg(not(target_family = "wasm"))]
+    native: Option<Native>,
+    /// Masked in every message.
+    password: Option<String>,
+}
+
+/// A connection stratum opens itself.
+#[cfg(not(target_family = "wasm"))]
+struct Native {
     connection: ConnectionSettings,
     /// Set when nothing configures a database and the embedded one is used.
     embedded: Option<EmbeddedServer>,
 }
 
 impl Context {
-    fn new(options: Options) -> Result<Self> {
+    fn new(options: Options, js: Option<JsExecutor>) -> Result<Self> {
         let secret = options
             .database_url
             .as_deref()
             .and_then(password_in_url)
             .map(str::to_owned);
         let resolve = || {
-            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            let cwd = options.working_dir();
             let settings = Settings::resolve(options, &ProcessEnvironment, &cwd)?;
-            let embedded = embedded_server(&settings, &cwd)?;
-            let url = embedded.as_ref().map(EmbeddedServer::url);
-            let connection = ConnectionSettings::resolve(
-                url.as_deref().or(settings.database_url.as_deref()),
-                &ProcessEnvironment,
-            )?;
+            #[cfg(not(target_family = "wasm"))]
+            let native = match js {
+                Some(_) => None,
+                None => {
+                    let embedded = embedded_server(&settings, &cwd)?;
+                    let url = embedded.as_ref().map(EmbeddedServer::url);
+                    let connection = ConnectionSettings::resolve(
+                        url.as_deref().or(settings.database_url.as_deref()),
+                        &ProcessEnvironment,
+                    )?;
+                    Some(Native {
+                        connection,
+                        embedded,
+                    })
+                }
+            };
+            #[cfg(not(target_family = "wasm"))]
+            let password = native
+                .as_ref()
+                .and_then(|native| native.connection.password.clone())
+                .or_else(|| secret.clone());
+            #[cfg(target_family = "wasm")]
+            let password = secret.clone();
             Ok(Self {
                 settings,
-                connection,
-                embedded,
+                js,
+                #[cfg(not(target_family = "wasm"))]
+                native,
+                password,
             })
         };
         resolve().map_err(|error: Error| error.redact(secret.as_deref()))
     }
 
-    async fn connect(&self) -> Result<PostgresExecutor> {
-        if let Some(server) = self.embedded.clone() {
-            tokio::task::spawn_blocking(move || server.ensure_running())
-                .await
-                .map_err(|error| {
-                    Error::Internal(format!("starting the embedded PostgreSQL: {error}"))
-                })??;
+    async fn connect(&mut self) -> Result<AnyExecutor> {
+        if let Some(js) = self.js.take() {
+            return Ok(AnyExecutor::Js(js));
         }
-        Ok(PostgresExecutor::new(
-            self.connection.connect(self.settings.wait).await?,
+        #[cfg(not(target_family = "wasm"))]
+        if let Some(native) = &self.native {
+            if let Some(server) = native.embedded.clone() {
+                tokio::task::spawn_blocking(move || server.ensure_running())
+                    .await
+                    .map_err(|error| {
+                        Error::Internal(format!("starting the embedded PostgreSQL: {error}"))
+                    })??;
+            }
+            let client = native.connection.connect(self.settings.wait).await?;
+            return Ok(AnyExecutor::Postgres(PostgresExecutor::new(client)));
+        }
+        Err(Error::Config(
+            "this build of stratum (WebAssembly) reaches PostgreSQL only through the app's \
+             connection: pass `client` (a connected pg.Client)"
+                .into(),
         ))
     }
 
     /// The embedded server's data folder, as the user knows it.
     fn embedded_data_dir(&self) -> Option<String> {
-        self.embedded.as_ref().map(|server| {
-            let cwd = std::env::current_dir().unwrap_or_default();
+        #[cfg(not(target_family = "wasm"))]
+        {
+            let server = self.native.as_ref()?.embedded.as_ref()?;
             let data = PathBuf::from(server.data_dir());
-            data.strip_prefix(&cwd)
-                .map_or(data.clone(), PathBuf::from)
-                .display()
-                .to_string()
-        })
+            let cwd = self.settings.cwd.clone();
+            Some(
+                data.strip_prefix(&cwd)
+                    .map_or(data.clone(), PathBuf::from)
+                    .display()
+                    .to_string(),
+            )
+        }
+        #[cfg(target_family = "wasm")]
+        None
     }
 
     fn finish<T>(&self, outcome: Result<T>) -> Result<T> {
-        outcome.map_err(|error| error.redact(self.connection.password.as_deref()))
+        outcome.map_err(|error| error.redact(self.password.as_deref()))
     }
 }
 
+/// The transport a command runs over: one type, so the apply loop is
+/// compiled once for both.
+enum AnyExecutor {
+    #[cfg(not(target_family = "wasm"))]
+    Postgres(PostgresExecutor),
+    Js(JsExecutor),
+}
+
+impl Executor for AnyExecutor {
+    async fn execute(&mut self, sql: &str) -> std::result::Result<(), ExecError> {
+        match self {
+            #[cfg(not(target_family = "wasm"))]
+            Self::Postgres(executor) => executor.execute(sql).await,
+            Self::Js(executor) => executor.execute(sql).await,
+        }
+    }
+
+    async fn execute_pipelined(
+        &mut self,
+        batches: &[&str],
+        on_answer: &mut (dyn FnMut(usize) + Send),
+    ) -> std::result::Result<(), (usize, ExecError)> {
+        match self {
+            #[cfg(not(target_family = "wasm"))]
+            Self::Postgres(executor) => executor.execute_pipelined(batches, on_answer).await,
+            Self::Js(executor) => executor.execute_pipelined(batches, on_answer).await,
+        }
+    }
+
+    async fn query(&mut self, sql: &str) -> std::result::Result<Vec<Row>, ExecError> {
+        match self {
+            #[cfg(not(target_family = "wasm"))]
+            Self::Postgres(executor) => executor.query(sql).await,
+            Self::Js(executor) => executor.query(sql).await,
+        }
+    }
+}
+
+#[cfg(not(target_family = "wasm"))]
 /// The embedded server when nothing at all configures a database; never in
 /// production, where a missing setting is a mistake to report.
 fn embedded_server(settings: &Settings, cwd: &std::path::Path) -> Result<Option<EmbeddedServer>> {

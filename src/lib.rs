@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod database;
 pub mod error;
+pub mod js_transport;
 pub mod options;
 pub mod source;
 
@@ -12,7 +13,9 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
-use napi::bindgen_prelude::{JsObjectValue, JsValue, PromiseRaw, ToNapiValue, Unknown};
+#[cfg(not(target_family = "wasm"))]
+use napi::bindgen_prelude::{JsObjectValue, JsValue};
+use napi::bindgen_prelude::{PromiseRaw, ToNapiValue, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status, ValueType};
 use napi_derive::napi;
@@ -51,10 +54,23 @@ pub struct Options {
     pub lock_mode: Option<String>,
     /// Lets `fresh` and `reset` run with `NODE_ENV=production`.
     pub force: Option<bool>,
+    /// The folder `dir` and package.json are resolved against. Default: the
+    /// process's working directory.
+    pub cwd: Option<String>,
     /// Called as each migration starts and ends.
     #[napi(ts_type = "(event: ProgressEvent) => void")]
     pub on_progress:
         Option<ThreadsafeFunction<ProgressEvent, Unknown<'static>, ProgressEvent, Status, false>>,
+    /// The app's own connection instead of one stratum opens: a connected
+    /// `pg.Client` (or anything with its `query`). Useful behind poolers, and
+    /// how the WebAssembly build reaches the database.
+    #[napi(ts_type = "{ query: (...args: any[]) => any }")]
+    pub client: Option<Unknown<'static>>,
+    /// The transport stratum drives `client` through: `query(sql)` resolving
+    /// to the rows as text, or to PostgreSQL's error. Set by the package's
+    /// entry point from `client`; rarely written by hand.
+    #[napi(ts_type = "(sql: string) => Promise<QueryOutcome>")]
+    pub query: Option<js_transport::QueryCallback>,
 }
 
 /// A migration starting or ending.
@@ -214,9 +230,9 @@ pub fn migrate<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, MigrateResult>> {
-    run(env, &options, |options, on_progress| async move {
-        let progress = progress_reporter(on_progress.as_ref());
-        commands::migrate(options, &progress)
+    run(env, &options, |request| async move {
+        let progress = progress_reporter(request.on_progress.as_ref());
+        commands::migrate(request.options, request.js, &progress)
             .await
             .map(MigrateResult::from)
     })
@@ -231,8 +247,10 @@ pub fn status<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, StatusReport>> {
-    run(env, &options, |options, _| async move {
-        commands::status(options).await.map(StatusReport::from)
+    run(env, &options, |request| async move {
+        commands::status(request.options, request.js)
+            .await
+            .map(StatusReport::from)
     })
 }
 
@@ -245,9 +263,9 @@ pub fn fresh<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, MigrateResult>> {
-    run(env, &options, |options, on_progress| async move {
-        let progress = progress_reporter(on_progress.as_ref());
-        commands::fresh(options, &progress)
+    run(env, &options, |request| async move {
+        let progress = progress_reporter(request.on_progress.as_ref());
+        commands::fresh(request.options, request.js, &progress)
             .await
             .map(MigrateResult::from)
     })
@@ -263,8 +281,10 @@ pub fn plan<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, PlanResult>> {
-    run(env, &options, |options, _| async move {
-        commands::plan(options).await.map(PlanResult::from)
+    run(env, &options, |request| async move {
+        commands::plan(request.options, request.js)
+            .await
+            .map(PlanResult::from)
     })
 }
 
@@ -274,8 +294,8 @@ pub fn diagram<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, String>> {
-    run(env, &options, |options, _| async move {
-        commands::diagram(options).await
+    run(env, &options, |request| async move {
+        commands::diagram(request.options, request.js).await
     })
 }
 
@@ -285,7 +305,7 @@ pub fn diagram<'env>(
 #[napi(ts_args_type = "options?: Options")]
 pub fn migrations_dir(env: &Env, options: Unknown<'_>) -> napi::Result<String> {
     read_options(&options)
-        .and_then(|(options, _)| commands::migrations_dir(options))
+        .and_then(|request| commands::migrations_dir(request.options))
         .map(|dir| dir.display().to_string())
         .map_err(|error| js_error(env, &error))
 }
@@ -312,8 +332,8 @@ pub fn new_migration<'env>(
     name: String,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, NewMigration>> {
-    run(env, &options, |options, _| async move {
-        let created = commands::new_migration(options, &name).await?;
+    run(env, &options, |request| async move {
+        let created = commands::new_migration(request.options, &name).await?;
         Ok(NewMigration {
             path: created.path,
             version: created.version,
@@ -364,8 +384,8 @@ pub fn lint<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, LintReport>> {
-    run(env, &options, |options, _| async move {
-        commands::lint(options).await.map(LintReport::from)
+    run(env, &options, |request| async move {
+        commands::lint(request.options).await.map(LintReport::from)
     })
 }
 
@@ -378,10 +398,12 @@ pub fn reset<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, ResetResult>> {
-    run(env, &options, |options, _| async move {
-        commands::reset(options).await.map(|dropped| ResetResult {
-            dropped: saturating_u32(dropped),
-        })
+    run(env, &options, |request| async move {
+        commands::reset(request.options, request.js)
+            .await
+            .map(|dropped| ResetResult {
+                dropped: saturating_u32(dropped),
+            })
     })
 }
 
@@ -390,13 +412,23 @@ type ProgressCallback =
 
 /// The options as Rust values; a value of the wrong type becomes an
 /// `E_CONFIG` rejection rather than a synchronous throw.
-fn read_options(
-    value: &Unknown<'_>,
-) -> error::Result<(options::Options, Option<ProgressCallback>)> {
+/// The options of one call, as Rust values.
+struct Request {
+    options: options::Options,
+    on_progress: Option<ProgressCallback>,
+    /// The app's own connection, when it gave one.
+    js: Option<js_transport::JsExecutor>,
+}
+
+fn read_options(value: &Unknown<'_>) -> error::Result<Request> {
     let invalid = |reason: String| error::Error::Config(format!("invalid options: {reason}"));
     match value.get_type() {
         Ok(ValueType::Undefined | ValueType::Null) => {
-            return Ok((options::Options::default(), None));
+            return Ok(Request {
+                options: options::Options::default(),
+                on_progress: None,
+                js: None,
+            });
         }
         Ok(ValueType::Object) => {}
         Ok(other) => return Err(invalid(format!("expected an object, got {other}"))),
@@ -405,8 +437,8 @@ fn read_options(
     // SAFETY: `value` is a live argument of the current call, read on the JS
     // thread that passed it.
     let options: Options = unsafe { value.cast() }.map_err(|error| invalid(error.reason))?;
-    Ok((
-        options::Options {
+    Ok(Request {
+        options: options::Options {
             database_url: options.database_url,
             dir: options.dir,
             schema: options.schema,
@@ -416,9 +448,11 @@ fn read_options(
             table_lock_timeout_ms: options.table_lock_timeout_ms,
             lock_mode: options.lock_mode,
             force: options.force.unwrap_or(false),
+            cwd: options.cwd,
         },
-        options.on_progress,
-    ))
+        on_progress: options.on_progress,
+        js: options.query.map(js_transport::JsExecutor::new),
+    })
 }
 
 fn progress_reporter(callback: Option<&ProgressCallback>) -> impl Fn(Progress<'_>) + Sync + '_ {
@@ -454,18 +488,15 @@ fn progress_reporter(callback: Option<&ProgressCallback>) -> impl Fn(Progress<'_
 fn run<'env, T, V, F>(
     env: &'env Env,
     options: &Unknown<'env>,
-    work: impl FnOnce(options::Options, Option<ProgressCallback>) -> F + Send + 'static,
+    work: impl FnOnce(Request) -> F + Send + 'static,
 ) -> napi::Result<PromiseRaw<'env, V>>
 where
     F: Future<Output = error::Result<T>> + Send + 'static,
     T: Into<V> + Send + 'static,
     V: ToNapiValue,
 {
-    let options = read_options(options);
-    spawn(env, async move {
-        let (options, on_progress) = options?;
-        work(options, on_progress).await
-    })
+    let request = read_options(options);
+    spawn(env, async move { work(request?).await })
 }
 
 /// Runs `work` on the addon's runtime; a failure or a panic rejects the
@@ -499,8 +530,39 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     format!("internal error: {text}; please report it")
 }
 
+/// In WebAssembly a rejection keeps only its message, so the fields travel
+/// in it as JSON after this marker, and the package's entry point
+/// (lib/entry.js) makes the `Error` from them.
+#[cfg(target_family = "wasm")]
+const WASM_ERROR_MARKER: &str = "\u{1}stratum-error:";
+
+#[cfg(target_family = "wasm")]
+fn js_error(_env: &Env, error: &error::Error) -> napi::Error {
+    let mut fields = serde_json::json!({
+        "code": error.code(),
+        "message": error.to_string(),
+        "file": error.file(),
+        "line": error.line(),
+        "column": error.column(),
+    });
+    if let Some(failure) = error.sql() {
+        fields["pgCode"] = serde_json::json!(failure.pg_code);
+        fields["detail"] = serde_json::json!(failure.detail);
+        fields["hint"] = serde_json::json!(failure.hint);
+        fields["excerpt"] = serde_json::json!(failure.excerpt);
+    }
+    if let error::Error::Lint(diagnostics) = error {
+        fields["diagnostics"] = serde_json::json!(diagnostics);
+    }
+    napi::Error::new(
+        Status::GenericFailure,
+        format!("{WASM_ERROR_MARKER}{fields}"),
+    )
+}
+
 /// A JS `Error` with `code`, and `file`, `line`, `column`, `pgCode`,
 /// `detail`, `hint`, `excerpt` where they apply.
+#[cfg(not(target_family = "wasm"))]
 fn js_error(env: &Env, error: &error::Error) -> napi::Error {
     let build = || -> napi::Result<napi::Error> {
         let mut object =

@@ -19,6 +19,8 @@ pub struct Options {
     pub table_lock_timeout_ms: Option<f64>,
     pub lock_mode: Option<String>,
     pub force: bool,
+    /// The folder relative paths are resolved against; default the process's.
+    pub cwd: Option<String>,
 }
 
 /// How concurrent runs exclude each other.
@@ -64,6 +66,8 @@ pub struct Settings {
     pub lock_mode: LockMode,
     pub force: bool,
     pub production: bool,
+    /// The working directory the paths were resolved against.
+    pub cwd: PathBuf,
 }
 
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -83,6 +87,17 @@ impl Environment for ProcessEnvironment {
     }
 }
 
+impl Options {
+    /// The working directory of this call.
+    pub fn working_dir(&self) -> PathBuf {
+        self.cwd
+            .as_ref()
+            .map(PathBuf::from)
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
 impl Settings {
     pub fn resolve(options: Options, env: &dyn Environment, cwd: &Path) -> Result<Self> {
         let dir = match options.dir.or_else(|| env.var("MIGRATIONS_DIR")) {
@@ -97,6 +112,7 @@ impl Settings {
             .strip_prefix(cwd)
             .map_or_else(|_| dir.clone(), Path::to_path_buf);
         Ok(Self {
+            cwd: cwd.to_path_buf(),
             database_url: options.database_url.or_else(|| env.var("DATABASE_URL")),
             dir,
             display_dir,

@@ -60,10 +60,12 @@ pub struct EmbeddedServer {
     data: PathBuf,
     socket_dir: PathBuf,
     /// The unprivileged account the server runs as when stratum runs as root.
+    #[cfg_attr(not(unix), allow(dead_code))]
     run_as: Option<Account>,
 }
 
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(unix), allow(dead_code))]
 struct Account {
     uid: u32,
     gid: u32,
@@ -313,12 +315,12 @@ impl EmbeddedServer {
                 continue;
             }
             let source = package_root.join(source);
-            let Some(file_name) = source.file_name() else {
-                continue;
-            };
+            // Relative, as the package's own script makes them.
             #[cfg(unix)]
-            std::os::unix::fs::symlink(file_name, &target)
-                .map_err(|error| self.io(&target, error))?;
+            if let Some(file_name) = source.file_name() {
+                std::os::unix::fs::symlink(file_name, &target)
+                    .map_err(|error| self.io(&target, error))?;
+            }
             #[cfg(not(unix))]
             fs::copy(&source, &target).map_err(|error| self.io(&target, error))?;
         }

@@ -3,13 +3,16 @@
 //! the apply loop.
 
 pub mod catalog;
+#[cfg(not(target_family = "wasm"))]
 pub mod connection;
 pub mod drop;
 pub mod embedded;
 pub mod executor;
 pub mod lock;
 pub mod migrator;
+#[cfg(not(target_family = "wasm"))]
 pub mod postgres;
 pub mod sql;
+#[cfg(not(target_family = "wasm"))]
 pub mod tls;
 pub mod tracking;

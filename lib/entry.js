@@ -1,0 +1,99 @@
+// The package's entry: the generated addon loader (native, or WebAssembly
+// where no native binary matches), with an app's `client` turned into the
+// engine's `query` transport. In WebAssembly it also opens the `pg`
+// connection the engine cannot open there, passes the working directory the
+// sandbox does not see, and rebuilds errors whose fields came as JSON.
+'use strict';
+
+const binding = require('../index.js');
+const { queryThrough, connect } = require('./pg-transport');
+
+const native = binding.__napiBindingTarget === 'native';
+const WASM_ERROR_MARKER = '\u0001stratum-error:';
+
+/** An Error with `code` and the rest, from a WebAssembly rejection. */
+function rebuilt(error) {
+  const message = error && typeof error.message === 'string' ? error.message : '';
+  const at = message.indexOf(WASM_ERROR_MARKER);
+  if (at < 0) return error;
+  const fields = JSON.parse(message.slice(at + WASM_ERROR_MARKER.length));
+  const result = new Error(fields.message);
+  for (const [key, value] of Object.entries(fields)) {
+    if (key !== 'message' && value !== null && value !== undefined) result[key] = value;
+  }
+  return result;
+}
+
+function withDefaults(options) {
+  if (native || (options !== undefined && (options === null || typeof options !== 'object'))) return options;
+  return { cwd: process.cwd(), ...(options || {}) };
+}
+
+function settled(run) {
+  if (native) return run;
+  return async (...args) => {
+    try {
+      return await run(...args);
+    } catch (error) {
+      throw rebuilt(error);
+    }
+  };
+}
+
+function overConnection(run) {
+  const call = settled(run);
+  return async function withConnection(options) {
+    const given = withDefaults(options);
+    if (given && typeof given === 'object' && given.client) {
+      const { client, ...rest } = given;
+      return call({ ...rest, query: queryThrough(client) });
+    }
+    const plain = given === undefined || given === null || typeof given !== 'object';
+    // Options of the wrong kind are for the engine to refuse with E_CONFIG.
+    if (native || (given !== undefined && given !== null && typeof given !== 'object') || (!plain && given.query)) {
+      return call(given);
+    }
+    const settings = given && typeof given === 'object' ? given : {};
+    // Options of the wrong type are refused before a connection is opened.
+    try {
+      binding.migrationsDir(settings);
+    } catch (error) {
+      throw rebuilt(error);
+    }
+    const client = await connect(settings);
+    try {
+      return await call({ ...settings, query: queryThrough(client) });
+    } finally {
+      await client.end().catch(() => {});
+    }
+  };
+}
+
+function withOptions(run) {
+  const call = settled(run);
+  return native ? run : (...args) => call(...args.slice(0, -1), withDefaults(args[args.length - 1]));
+}
+
+module.exports.__napiBindingTarget = binding.__napiBindingTarget;
+module.exports.migrate = overConnection(binding.migrate);
+module.exports.status = overConnection(binding.status);
+module.exports.fresh = overConnection(binding.fresh);
+module.exports.reset = overConnection(binding.reset);
+module.exports.plan = overConnection(binding.plan);
+module.exports.diagram = overConnection(binding.diagram);
+module.exports.lint = withOptions(binding.lint);
+module.exports.newMigration = native
+  ? binding.newMigration
+  : (name, options) => settled(binding.newMigration)(name, withDefaults(options));
+module.exports.migrationsDir = native
+  ? binding.migrationsDir
+  : (options) => {
+      try {
+        return binding.migrationsDir(withDefaults(options));
+      } catch (error) {
+        throw rebuilt(error);
+      }
+    };
+module.exports.dbStart = settled(binding.dbStart);
+module.exports.dbStop = settled(binding.dbStop);
+module.exports.dbStatus = settled(binding.dbStatus);
