@@ -20,22 +20,30 @@ use crate::database::postgres::PostgresExecutor;
 use crate::error::{Error, Result, SqlFailure};
 use crate::js_transport::JsExecutor;
 use crate::options::{Options, ProcessEnvironment, Settings};
-use crate::source::read_migrations;
+use crate::source::{cache_path, read_checksums, read_migrations};
 
 pub async fn migrate(
     options: Options,
     js: Option<JsExecutor>,
     progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<MigrateReport> {
-    let (report, embedded) = run(options, js, Needs::FILES, async |migrator, executor| {
-        migrator.migrate(executor, progress).await
+    // Most runs find nothing to do, and that needs only checksums; the
+    // files are read in full only when something is pending.
+    let (report, embedded) = run(options, js, Needs::CHECKSUMS, async |migrator, executor| {
+        if let Some(report) = migrator.up_to_date(executor).await? {
+            return Ok(report);
+        }
+        let migrations = read_migrations(&migrator.settings().dir)?;
+        Migrator::new(migrator.settings(), &migrations)
+            .migrate(executor, progress)
+            .await
     })
     .await?;
     Ok(MigrateReport { embedded, ..report })
 }
 
 pub async fn status(options: Options, js: Option<JsExecutor>) -> Result<StatusReport> {
-    let (report, embedded) = run(options, js, Needs::FILES, async |migrator, executor| {
+    let (report, embedded) = run(options, js, Needs::CHECKSUMS, async |migrator, executor| {
         migrator.status(executor).await
     })
     .await?;
@@ -61,7 +69,7 @@ pub async fn fresh(
 pub async fn reset(options: Options, js: Option<JsExecutor>) -> Result<usize> {
     let needs = Needs {
         destructive: Some("reset"),
-        files: false,
+        files: Files::None,
     };
     let (dropped, _) = run(options, js, needs, async |migrator, executor| {
         migrator.reset(executor).await
@@ -83,7 +91,7 @@ pub async fn plan(options: Options, js: Option<JsExecutor>) -> Result<DryRun> {
 pub async fn diagram(options: Options, js: Option<JsExecutor>) -> Result<String> {
     let needs = Needs {
         destructive: None,
-        files: false,
+        files: Files::None,
     };
     let (text, _) = run(options, js, needs, async |migrator, executor| {
         let (tables, keys) = read_schema(executor, &migrator.settings().tracking)
@@ -106,14 +114,27 @@ pub async fn diagram(options: Options, js: Option<JsExecutor>) -> Result<String>
 struct Needs {
     /// The command's name when it drops data: refused in production unless forced.
     destructive: Option<&'static str>,
-    /// Whether it reads the migration files (checked before anything else).
-    files: bool,
+    /// What it reads of the migration files (checked before anything else).
+    files: Files,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Files {
+    None,
+    /// Their text, to apply or lint them.
+    Text,
+    /// Their checksums, to plan: unchanged files are not opened again.
+    Checksums,
 }
 
 impl Needs {
     const FILES: Self = Self {
         destructive: None,
-        files: true,
+        files: Files::Text,
+    };
+    const CHECKSUMS: Self = Self {
+        destructive: None,
+        files: Files::Checksums,
     };
 }
 
@@ -130,10 +151,14 @@ async fn run<T>(
     if let Some(command) = needs.destructive {
         context.settings.guard_destructive(command)?;
     }
-    let migrations = if needs.files {
-        read_migrations(&context.settings.dir)?
-    } else {
-        Vec::new()
+    let settings = &context.settings;
+    let migrations = match needs.files {
+        Files::None => Vec::new(),
+        Files::Text => read_migrations(&settings.dir)?,
+        Files::Checksums => read_checksums(
+            &settings.dir,
+            cache_path(&settings.cwd, &settings.dir).as_deref(),
+        )?,
     };
     let outcome = async {
         let mut executor = context.connect().await?;

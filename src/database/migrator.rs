@@ -193,6 +193,11 @@ impl<'a> Migrator<'a> {
                 ..MigrateReport::default()
             });
         }
+        if plan.pending().any(|file| !file.has_text) {
+            return Err(Error::Internal(
+                "a pending migration was planned without its text".into(),
+            ));
+        }
         // The house rules are checked before anything runs.
         let warnings = self.lint(plan.pending())?;
         self.refuse_unlockable(plan.pending())?;
@@ -202,6 +207,19 @@ impl<'a> Migrator<'a> {
             })
             .await?;
         Ok(MigrateReport { warnings, ..report })
+    }
+
+    /// The report of a run with nothing to do, or `None` when something is
+    /// pending: one read of the tracking table, no lock, no write. It needs
+    /// only the files' checksums.
+    pub async fn up_to_date<E: Executor>(&self, executor: &mut E) -> Result<Option<MigrateReport>> {
+        let state = self.read_tracking(executor).await?;
+        let plan = Plan::new(self.migrations, state.rows());
+        self.check(&plan)?;
+        Ok(plan.is_up_to_date().then(|| MigrateReport {
+            already_applied: plan.count(State::Applied),
+            ..MigrateReport::default()
+        }))
     }
 
     /// What `migrate` would do, without a lock and without writing anything:

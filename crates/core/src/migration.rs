@@ -133,9 +133,13 @@ pub struct Migration {
     pub name: String,
     /// The file name as found, e.g. `001_initial_schema.sql`.
     pub file_name: String,
-    /// The file's text with a leading BOM removed.
+    /// The file's text with a leading BOM removed; empty when only its
+    /// checksum was known (`has_text` false).
     pub sql: String,
     pub checksum: String,
+    /// Whether `sql` holds the file's text: a migration planned from a known
+    /// checksum alone must be read before it can run.
+    pub has_text: bool,
 }
 
 impl Migration {
@@ -147,6 +151,19 @@ impl Migration {
             name: name.name,
             file_name,
             sql,
+            has_text: true,
+        }
+    }
+
+    /// A migration known by its checksum alone.
+    pub fn known(name: MigrationName, file_name: String, checksum: String) -> Self {
+        Self {
+            version: name.version,
+            name: name.name,
+            file_name,
+            sql: String::new(),
+            checksum,
+            has_text: false,
         }
     }
 }

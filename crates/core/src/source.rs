@@ -5,11 +5,31 @@ use crate::error::SourceError;
 use crate::migration::{Migration, MigrationName};
 use crate::position::line_column_at_byte;
 
+/// What is known of a file: its bytes, or, for a file known unchanged since
+/// it was last read, only its checksum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileContent {
+    Bytes(Vec<u8>),
+    Checksum(String),
+}
+
 /// Migrations in version order from `(file name, contents)` pairs, in any
 /// order. Files that are not `.sql` are ignored; every broken name is reported
 /// at once, so one run shows all there is to fix.
 pub fn migrations_from_files(
     files: impl IntoIterator<Item = (String, Vec<u8>)>,
+) -> Result<Vec<Migration>, SourceError> {
+    migrations_from_contents(
+        files
+            .into_iter()
+            .map(|(file_name, bytes)| (file_name, FileContent::Bytes(bytes))),
+    )
+}
+
+/// As `migrations_from_files`; a file given by its checksum alone becomes a
+/// migration without its text, enough to plan but not to apply.
+pub fn migrations_from_contents(
+    files: impl IntoIterator<Item = (String, FileContent)>,
 ) -> Result<Vec<Migration>, SourceError> {
     let mut bad_names = Vec::new();
     let mut named = Vec::new();
@@ -39,7 +59,13 @@ pub fn migrations_from_files(
     }
     named
         .into_iter()
-        .map(|(name, file_name, bytes)| {
+        .map(|(name, file_name, content)| {
+            let bytes = match content {
+                FileContent::Checksum(checksum) => {
+                    return Ok(Migration::known(name, file_name, checksum));
+                }
+                FileContent::Bytes(bytes) => bytes,
+            };
             let text = String::from_utf8(bytes).map_err(|error| {
                 let valid = error.utf8_error().valid_up_to();
                 let bytes = error.as_bytes();
@@ -68,6 +94,22 @@ mod tests {
 
     fn file(name: &str, sql: &str) -> (String, Vec<u8>) {
         (name.to_owned(), sql.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_known_checksum_gives_a_migration_without_text() {
+        let migrations = migrations_from_contents([
+            ("2_b.sql".to_owned(), FileContent::Checksum("ab".repeat(32))),
+            (
+                "1_a.sql".to_owned(),
+                FileContent::Bytes(b"SELECT 1;".to_vec()),
+            ),
+        ])
+        .unwrap();
+        assert!(migrations[0].has_text);
+        assert!(!migrations[1].has_text);
+        assert_eq!(migrations[1].checksum, "ab".repeat(32));
+        assert_eq!(migrations[1].sql, "");
     }
 
     #[test]
