@@ -33,6 +33,9 @@ pub async fn migrate(
         if let Some(report) = migrator.up_to_date(executor).await? {
             return Ok(report);
         }
+        if migrator.migrations().iter().all(|file| file.has_text) {
+            return migrator.migrate(executor, progress).await;
+        }
         let migrations = read_migrations(&migrator.settings().dir)?;
         Migrator::new(migrator.settings(), &migrations)
             .migrate(executor, progress)

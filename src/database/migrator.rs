@@ -149,6 +149,10 @@ impl<'a> Migrator<'a> {
         self.settings
     }
 
+    pub fn migrations(&self) -> &[Migration] {
+        self.migrations
+    }
+
     /// Reads and compares without a lock and without writing, not even the
     /// tracking table's creation.
     pub async fn status<E: Executor>(&self, executor: &mut E) -> Result<StatusReport> {

@@ -82,7 +82,7 @@ pub fn migrations_from_contents(
                     file: file_name,
                 });
             }
-            Ok(Migration::new(name, file_name, &text))
+            Ok(Migration::new(name, file_name, text))
         })
         .collect()
 }
