@@ -49,6 +49,35 @@ test('migrate prints one line per migration and a summary; status prints a table
   expect(lines[4]).toBe('2 applied, 1 pending');
 });
 
+// Applied lines are written in chunks, not one write each: none may be lost or doubled.
+test('hundreds of migrations with stdout piped: every applied line once, in order, then the summary', () => {
+  const names = Array.from({ length: 400 }, (_, i) => `${String(i + 1).padStart(4, '0')}_tiny`);
+  const dir = migrationsDir(Object.fromEntries(names.map((name) => [`${name}.sql`, 'SELECT 1;\n'])));
+  const migrate = run(['migrate', '--dir', dir, '--url', db.url]);
+  expect(migrate.code).toBe(0);
+  const lines = migrate.stdout.trimEnd().split('\n');
+  expect(lines.slice(0, -1).map((line) => /^applied {2}(\S+) \(\d/.exec(line)?.[1])).toEqual(names);
+  expect(lines.at(-1)).toMatch(/^400 applied, 0 already applied, in /);
+});
+
+test('the lines of migrations whose events arrive after the result are printed once, in order', () => {
+  const { createProgress } = require('../lib/cli/progress');
+  const { palette } = require('../lib/cli/style');
+  let text = '';
+  const out = { write: (chunk) => (text += chunk) };
+  const progress = createProgress({ out, c: palette(out, {}), live: false });
+  const applied = Array.from({ length: 300 }, (_, i) => ({ name: `${i + 1}_m`, durationMs: i / 7 }));
+  for (const { name, durationMs } of applied.slice(0, 200)) {
+    progress.onProgress({ event: 'start', name });
+    progress.onProgress({ event: 'end', name, durationMs });
+  }
+  progress.finish(applied);
+  for (const { name, durationMs } of applied.slice(200)) progress.onProgress({ event: 'end', name, durationMs });
+  expect(text.split('\n').slice(0, -1).map((line) => /^applied {2}(\S+) /.exec(line)?.[1])).toEqual(
+    applied.map((m) => m.name),
+  );
+});
+
 test('--json prints exactly one JSON document, for results and for errors', () => {
   const dir = migrationsDir(FILES);
   const ok = run(['migrate', '--dir', dir, '--url', db.url, '--json']);
