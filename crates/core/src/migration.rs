@@ -45,11 +45,15 @@ impl MigrationName {
     /// `Err` for a `.sql` file whose name breaks the pattern: such a file is
     /// never silently skipped.
     pub fn parse(file_name: &str) -> Result<Option<Self>, NameProblem> {
-        let lower = file_name.to_ascii_lowercase();
-        let Some(stem_len) = lower.strip_suffix(".sql").map(str::len) else {
+        let Some(stem_len) = file_name.len().checked_sub(".sql".len()) else {
             return Ok(None);
         };
-        if !file_name.ends_with(".sql") {
+        // Compared as bytes: the cut may fall inside a character.
+        let extension = &file_name.as_bytes()[stem_len..];
+        if !extension.eq_ignore_ascii_case(b".sql") {
+            return Ok(None);
+        }
+        if extension != b".sql" {
             return Err(NameProblem::UpperCaseExtension);
         }
         let stem = &file_name[..stem_len];

@@ -51,7 +51,7 @@ impl State {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanEntry<'a> {
     pub version: i64,
-    pub name: String,
+    pub name: &'a str,
     pub state: State,
     pub file: Option<&'a Migration>,
     pub applied: Option<&'a Applied>,
@@ -150,7 +150,7 @@ impl<'a> Plan<'a> {
                 };
                 PlanEntry {
                     version: file.version,
-                    name: file.name.clone(),
+                    name: &file.name,
                     state,
                     file: Some(file),
                     applied: row,
@@ -164,13 +164,14 @@ impl<'a> Plan<'a> {
                 .filter(|row| rows.contains_key(row.name.as_str()))
                 .map(|row| PlanEntry {
                     version: row.effective_version().unwrap_or(i64::MIN),
-                    name: row.name.clone(),
+                    name: &row.name,
                     state: State::Missing,
                     file: None,
                     applied: Some(row),
                 }),
         );
-        entries.sort_by(|a, b| (a.version, &a.name).cmp(&(b.version, &b.name)));
+        // Files come in order already, so this mostly merges in the missing rows.
+        entries.sort_by(|a, b| (a.version, a.name).cmp(&(b.version, b.name)));
         Self { entries }
     }
 
@@ -206,7 +207,7 @@ impl<'a> Plan<'a> {
         }
         let missing: Vec<String> = self
             .with_state(State::Missing)
-            .map(|entry| entry.name.clone())
+            .map(|entry| entry.name.to_owned())
             .collect();
         if !missing.is_empty() {
             return Err(PlanError::Missing { names: missing });
@@ -221,7 +222,7 @@ impl<'a> Plan<'a> {
             if let Some(early) = self.pending().find(|file| file.version < newest.version) {
                 return Err(PlanError::OutOfOrder {
                     file: early.file_name.clone(),
-                    newest_applied: newest.name.clone(),
+                    newest_applied: newest.name.to_owned(),
                     next_free: highest.unwrap_or(newest.version).saturating_add(1),
                 });
             }

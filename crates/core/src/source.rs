@@ -31,8 +31,9 @@ pub fn migrations_from_files(
 pub fn migrations_from_contents(
     files: impl IntoIterator<Item = (String, FileContent)>,
 ) -> Result<Vec<Migration>, SourceError> {
+    let files = files.into_iter();
     let mut bad_names = Vec::new();
-    let mut named = Vec::new();
+    let mut named = Vec::with_capacity(files.size_hint().0);
     for (file_name, bytes) in files {
         match MigrationName::parse(&file_name) {
             Ok(Some(name)) => named.push((name, file_name, bytes)),
@@ -44,21 +45,27 @@ pub fn migrations_from_contents(
         bad_names.sort_by(|a, b| a.0.cmp(&b.0));
         return Err(SourceError::BadNames(bad_names));
     }
-    named.sort_by(|a, b| (a.0.version, &a.1).cmp(&(b.0.version, &b.1)));
-    if let Some(pair) = named
-        .windows(2)
-        .find(|pair| pair[0].0.version == pair[1].0.version)
-    {
-        let version = pair[0].0.version;
-        let files = named
+    // Version, then file name: a total order. Only the small keys are
+    // sorted; the entries move once, into place.
+    let mut order: Vec<(i64, usize)> = named
+        .iter()
+        .enumerate()
+        .map(|(at, (name, _, _))| (name.version, at))
+        .collect();
+    order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| named[a.1].1.cmp(&named[b.1].1)));
+    if let Some(pair) = order.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        let version = pair[0].0;
+        let files = order
             .iter()
-            .filter(|(name, _, _)| name.version == version)
-            .map(|(_, file, _)| file.clone())
+            .filter(|(same, _)| *same == version)
+            .map(|(_, at)| named[*at].1.clone())
             .collect();
         return Err(SourceError::DuplicateVersion { version, files });
     }
-    named
-        .into_iter()
+    let mut slots: Vec<_> = named.into_iter().map(Some).collect();
+    order
+        .iter()
+        .filter_map(|(_, at)| slots[*at].take())
         .map(|(name, file_name, content)| {
             let bytes = match content {
                 FileContent::Checksum(checksum) => {
