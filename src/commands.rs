@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use stratum_core::SourceError;
 use stratum_core::lint::{Diagnostic, LintContext, Severity};
 use stratum_core::migration::new_migration_file;
+use stratum_core::{Migration, SourceError};
 
 use crate::database::catalog::read_schema;
 #[cfg(not(target_family = "wasm"))]
@@ -17,6 +17,7 @@ use crate::database::executor::{ExecError, Executor, Row};
 use crate::database::migrator::{DryRun, MigrateReport, Migrator, Progress, StatusReport};
 #[cfg(not(target_family = "wasm"))]
 use crate::database::postgres::PostgresExecutor;
+use crate::database::tracking::{Detail, Tracking, TrackingState};
 use crate::error::{Error, Result, SqlFailure};
 use crate::js_transport::JsExecutor;
 use crate::options::{Options, ProcessEnvironment, Settings};
@@ -29,26 +30,36 @@ pub async fn migrate(
 ) -> Result<MigrateReport> {
     // Most runs find nothing to do, and that needs only checksums; the
     // files are read in full only when something is pending.
-    let (report, embedded) = run(options, js, Needs::CHECKSUMS, async |migrator, executor| {
-        if let Some(report) = migrator.up_to_date(executor).await? {
-            return Ok(report);
-        }
-        if migrator.migrations().iter().all(|file| file.has_text) {
-            return migrator.migrate(executor, progress).await;
-        }
-        let migrations = read_migrations(&migrator.settings().dir)?;
-        Migrator::new(migrator.settings(), &migrations)
-            .migrate(executor, progress)
-            .await
-    })
+    let (report, embedded) = run(
+        options,
+        js,
+        Needs::CHECKSUMS,
+        tracking_rows,
+        async |migrator, executor, state| {
+            if let Some(report) = migrator.up_to_date(state)? {
+                return Ok(report);
+            }
+            if migrator.migrations().iter().all(|file| file.has_text) {
+                return migrator.migrate(executor, state, progress).await;
+            }
+            let migrations = read_migrations(&migrator.settings().dir)?;
+            Migrator::new(migrator.settings(), &migrations)
+                .migrate(executor, state, progress)
+                .await
+        },
+    )
     .await?;
     Ok(MigrateReport { embedded, ..report })
 }
 
 pub async fn status(options: Options, js: Option<JsExecutor>) -> Result<StatusReport> {
-    let (report, embedded) = run(options, js, Needs::CHECKSUMS, async |migrator, executor| {
-        migrator.status(executor).await
-    })
+    let (report, embedded) = run(
+        options,
+        js,
+        Needs::CHECKSUMS,
+        tracking_rows_in_full,
+        async |migrator, _, state| Ok(migrator.status(state)),
+    )
     .await?;
     Ok(StatusReport { embedded, ..report })
 }
@@ -62,9 +73,13 @@ pub async fn fresh(
         destructive: Some("fresh"),
         ..Needs::FILES
     };
-    let (report, embedded) = run(options, js, needs, async |migrator, executor| {
-        migrator.fresh(executor, progress).await
-    })
+    let (report, embedded) = run(
+        options,
+        js,
+        needs,
+        nothing,
+        async |migrator, executor, _| migrator.fresh(executor, progress).await,
+    )
     .await?;
     Ok(MigrateReport { embedded, ..report })
 }
@@ -74,18 +89,26 @@ pub async fn reset(options: Options, js: Option<JsExecutor>) -> Result<usize> {
         destructive: Some("reset"),
         files: Files::None,
     };
-    let (dropped, _) = run(options, js, needs, async |migrator, executor| {
-        migrator.reset(executor).await
-    })
+    let (dropped, _) = run(
+        options,
+        js,
+        needs,
+        nothing,
+        async |migrator, executor, _| migrator.reset(executor).await,
+    )
     .await?;
     Ok(dropped)
 }
 
 /// What `migrate` would do; takes no lock and writes nothing.
 pub async fn plan(options: Options, js: Option<JsExecutor>) -> Result<DryRun> {
-    let (dry_run, _) = run(options, js, Needs::FILES, async |migrator, executor| {
-        migrator.dry_run(executor).await
-    })
+    let (dry_run, _) = run(
+        options,
+        js,
+        Needs::FILES,
+        tracking_rows,
+        async |migrator, _, state| migrator.dry_run(state),
+    )
     .await?;
     Ok(dry_run)
 }
@@ -96,18 +119,24 @@ pub async fn diagram(options: Options, js: Option<JsExecutor>) -> Result<String>
         destructive: None,
         files: Files::None,
     };
-    let (text, _) = run(options, js, needs, async |migrator, executor| {
-        let (tables, keys) = read_schema(executor, &migrator.settings().tracking)
-            .await
-            .map_err(|error| {
-                Error::Sql(Box::new(SqlFailure {
-                    message: error.message,
-                    pg_code: error.sqlstate,
-                    ..SqlFailure::default()
-                }))
-            })?;
-        Ok(stratum_core::diagram::render(&tables, &keys))
-    })
+    let (text, _) = run(
+        options,
+        js,
+        needs,
+        nothing,
+        async |migrator, executor, _| {
+            let (tables, keys) = read_schema(executor, &migrator.settings().tracking)
+                .await
+                .map_err(|error| {
+                    Error::Sql(Box::new(SqlFailure {
+                        message: error.message,
+                        pg_code: error.sqlstate,
+                        ..SqlFailure::default()
+                    }))
+                })?;
+            Ok(stratum_core::diagram::render(&tables, &keys))
+        },
+    )
     .await?;
     Ok(text)
 }
@@ -130,6 +159,24 @@ enum Files {
     Checksums,
 }
 
+impl Files {
+    /// What reads the files this command needs, on any thread.
+    fn reader(
+        self,
+        settings: &Settings,
+    ) -> impl FnOnce() -> Result<Vec<Migration>> + Send + 'static {
+        let dir = settings.dir.clone();
+        let cache = (self == Self::Checksums)
+            .then(|| cache_path(&settings.cwd, &settings.dir))
+            .flatten();
+        move || match self {
+            Self::None => Ok(Vec::new()),
+            Self::Text => read_migrations(&dir),
+            Self::Checksums => read_checksums(&dir, cache.as_deref()),
+        }
+    }
+}
+
 impl Needs {
     const FILES: Self = Self {
         destructive: None,
@@ -141,40 +188,93 @@ impl Needs {
     };
 }
 
-/// Resolves the settings, checks the files, connects and runs `work`; the
-/// password is masked in whatever fails. Also returns the embedded server's
-/// data folder when that server was used.
-async fn run<T>(
+/// Resolves the settings, then reads the files while it connects and runs
+/// `first` (what the command asks of the database before it plans), then
+/// runs `work` over both; the password is masked in whatever fails. Also
+/// returns the embedded server's data folder when that server was used.
+async fn run<P: Send + 'static, T>(
     options: Options,
     js: Option<JsExecutor>,
     needs: Needs,
-    work: impl AsyncFnOnce(&Migrator<'_>, &mut AnyExecutor) -> Result<T>,
+    first: impl AsyncFnOnce(&mut AnyExecutor, &Tracking) -> Result<P>,
+    work: impl AsyncFnOnce(&Migrator<'_>, &mut AnyExecutor, &P) -> Result<T>,
 ) -> Result<(T, Option<String>)> {
     let mut context = Context::new(options, js)?;
     if let Some(command) = needs.destructive {
         context.settings.guard_destructive(command)?;
     }
-    let settings = &context.settings;
-    let migrations = match needs.files {
-        Files::None => Vec::new(),
-        Files::Text => read_migrations(&settings.dir)?,
-        Files::Checksums => read_checksums(
-            &settings.dir,
-            cache_path(&settings.cwd, &settings.dir).as_deref(),
-        )?,
-    };
+    let read = needs.files.reader(&context.settings);
+    let tracking = Tracking::new(&context.settings.tracking);
     let outcome = async {
-        let mut executor = context.connect().await?;
-        work(
+        let (migrations, (mut executor, asked)) = files_alongside(read, async {
+            let mut executor = context.connect().await?;
+            let asked = first(&mut executor, &tracking).await?;
+            Ok((executor, asked))
+        })
+        .await?;
+        let outcome = work(
             &Migrator::new(&context.settings, &migrations),
             &mut executor,
+            &asked,
         )
-        .await
+        .await;
+        drop_later((migrations, asked));
+        outcome
     }
     .await;
     context
         .finish(outcome)
         .map(|value| (value, context.embedded_data_dir()))
+}
+
+/// Frees `value` off the caller's path: the entries of thousands of files
+/// take milliseconds to free, which no caller needs to wait for.
+fn drop_later<T: Send + 'static>(value: T) {
+    #[cfg(not(target_family = "wasm"))]
+    tokio::task::spawn_blocking(move || drop(value));
+    #[cfg(target_family = "wasm")]
+    drop(value);
+}
+
+/// A `first` step that asks nothing.
+async fn nothing(_: &mut AnyExecutor, _: &Tracking) -> Result<()> {
+    Ok(())
+}
+
+/// A `first` step: the tracking rows, enough to plan.
+async fn tracking_rows(executor: &mut AnyExecutor, tracking: &Tracking) -> Result<TrackingState> {
+    tracking.read_state(executor, Detail::Plan).await
+}
+
+/// A `first` step: the tracking rows with when and how long, for `status`.
+async fn tracking_rows_in_full(
+    executor: &mut AnyExecutor,
+    tracking: &Tracking,
+) -> Result<TrackingState> {
+    tracking.read_state(executor, Detail::Full).await
+}
+
+/// Runs `read` on a thread of its own while `database` goes on: with
+/// thousands of files, the file system and the server's round trips
+/// overlap. A problem in the files is the one reported, and ends the
+/// database work at once: the files are checked before anything else.
+async fn files_alongside<A>(
+    read: impl FnOnce() -> Result<Vec<Migration>> + Send + 'static,
+    database: impl Future<Output = Result<A>>,
+) -> Result<(Vec<Migration>, A)> {
+    // WebAssembly has no blocking pool to lend, and there the connection
+    // is the app's, already open.
+    #[cfg(target_family = "wasm")]
+    let files = std::future::ready(read());
+    #[cfg(not(target_family = "wasm"))]
+    let files = async {
+        tokio::task::spawn_blocking(read)
+            .await
+            .map_err(|error| Error::Internal(format!("reading the migration files: {error}")))?
+    };
+    let database = async { Ok::<_, Error>(database.await) };
+    let (migrations, database) = futures_util::future::try_join(files, database).await?;
+    Ok((migrations, database?))
 }
 
 /// The migrations directory the options resolve to.

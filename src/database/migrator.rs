@@ -153,17 +153,16 @@ impl<'a> Migrator<'a> {
         self.migrations
     }
 
-    /// Reads and compares without a lock and without writing, not even the
-    /// tracking table's creation.
-    pub async fn status<E: Executor>(&self, executor: &mut E) -> Result<StatusReport> {
-        let state = self.read_tracking_with(executor, Detail::Full).await?;
+    /// The files against `state` (read with `Detail::Full`): no lock and no
+    /// write, not even the tracking table's creation.
+    pub fn status(&self, state: &TrackingState) -> StatusReport {
         let plan = Plan::new(self.migrations, state.rows());
         let entries = plan
             .entries
             .iter()
             .map(|entry| StatusEntry {
                 version: entry.version,
-                name: entry.name.clone(),
+                name: entry.name.to_owned(),
                 state: entry.state,
                 applied_at: entry.applied.and_then(|row| row.applied_at.clone()),
                 duration_ms: entry.applied.and_then(|row| row.duration_ms),
@@ -173,22 +172,23 @@ impl<'a> Migrator<'a> {
                     .or_else(|| entry.file.map(|file| file.checksum.clone())),
             })
             .collect();
-        Ok(StatusReport {
+        StatusReport {
             entries,
             pending: plan.count(State::Pending),
             applied: plan.count(State::Applied) + plan.count(State::Changed),
             embedded: None,
-        })
+        }
     }
 
-    /// Applies every pending migration. With nothing to do it reads the
-    /// tracking table once and returns: no lock, no write.
+    /// Applies every pending migration; `state` is what the tracking table
+    /// held before the run. With nothing to do it returns at once: no lock,
+    /// no write.
     pub async fn migrate<E: Executor>(
         &self,
         executor: &mut E,
+        state: &TrackingState,
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<MigrateReport> {
-        let state = self.read_tracking(executor).await?;
         let plan = Plan::new(self.migrations, state.rows());
         self.check(&plan)?;
         if plan.is_up_to_date() {
@@ -214,10 +214,8 @@ impl<'a> Migrator<'a> {
     }
 
     /// The report of a run with nothing to do, or `None` when something is
-    /// pending: one read of the tracking table, no lock, no write. It needs
-    /// only the files' checksums.
-    pub async fn up_to_date<E: Executor>(&self, executor: &mut E) -> Result<Option<MigrateReport>> {
-        let state = self.read_tracking(executor).await?;
+    /// pending. It needs only the files' checksums and the tracking rows.
+    pub fn up_to_date(&self, state: &TrackingState) -> Result<Option<MigrateReport>> {
         let plan = Plan::new(self.migrations, state.rows());
         self.check(&plan)?;
         Ok(plan.is_up_to_date().then(|| MigrateReport {
@@ -228,8 +226,7 @@ impl<'a> Migrator<'a> {
 
     /// What `migrate` would do, without a lock and without writing anything:
     /// the pending files in order, and their lint findings.
-    pub async fn dry_run<E: Executor>(&self, executor: &mut E) -> Result<DryRun> {
-        let state = self.read_tracking(executor).await?;
+    pub fn dry_run(&self, state: &TrackingState) -> Result<DryRun> {
         let plan = Plan::new(self.migrations, state.rows());
         self.check(&plan)?;
         let context = self.lint_context();
@@ -868,36 +865,12 @@ impl<'a> Migrator<'a> {
     }
 
     async fn read_tracking<E: Executor>(&self, executor: &mut E) -> Result<TrackingState> {
-        self.read_tracking_with(executor, Detail::Plan).await
-    }
-
-    async fn read_tracking_with<E: Executor>(
-        &self,
-        executor: &mut E,
-        detail: Detail,
-    ) -> Result<TrackingState> {
-        self.tracking
-            .read(executor, detail)
-            .await
-            .map_err(|error| self.tracking_error(error))
+        self.tracking.read_state(executor, Detail::Plan).await
     }
 
     /// An error of stratum's own SQL, not of a migration file.
     fn tracking_error(&self, error: ExecError) -> Error {
-        if error.kind == ExecErrorKind::ConnectionLost {
-            return Error::ConnectionLost(error.message);
-        }
-        Error::Sql(Box::new(SqlFailure {
-            message: format!(
-                "{} (on the tracking table {})",
-                error.message,
-                self.tracking.qualified()
-            ),
-            pg_code: error.sqlstate,
-            detail: error.detail,
-            hint: error.hint,
-            ..SqlFailure::default()
-        }))
+        self.tracking.error(error)
     }
 
     /// A failure inside a migration, pinned to its file, line and column.

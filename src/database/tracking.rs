@@ -4,8 +4,9 @@
 
 use stratum_core::{Applied, Migration, MigrationName};
 
-use super::executor::{ExecError, Executor, Row};
+use super::executor::{ExecError, ExecErrorKind, Executor, Row};
 use super::sql::{ident, literal};
+use crate::error::{Error, SqlFailure};
 use crate::options::TrackingTable;
 
 /// SQLSTATEs that mean "there is no tracking table yet".
@@ -64,7 +65,8 @@ impl Tracking {
     /// Reads every row in one round trip when the table is current; a legacy
     /// or absent table is told apart by the error the first read gets.
     /// `Detail::Plan` leaves out when and how long, which only `status`
-    /// shows: formatting thousands of timestamps is most of the read.
+    /// shows: formatting thousands of timestamps is most of the read. Rows
+    /// come in no order: the plan puts them in version order.
     pub async fn read<E: Executor>(
         &self,
         executor: &mut E,
@@ -72,7 +74,7 @@ impl Tracking {
     ) -> Result<TrackingState, ExecError> {
         let current = match detail {
             Detail::Full => format!(
-                "SELECT name, version, checksum, {APPLIED_AT}, duration_ms FROM {} ORDER BY id",
+                "SELECT name, version, checksum, {APPLIED_AT}, duration_ms FROM {}",
                 self.qualified
             ),
             Detail::Plan => format!("SELECT name, version, checksum FROM {}", self.qualified),
@@ -85,7 +87,7 @@ impl Tracking {
                 Some(UNDEFINED_TABLE | INVALID_SCHEMA) => Ok(TrackingState::Absent),
                 Some(UNDEFINED_COLUMN) => {
                     let legacy = format!(
-                        "SELECT name, NULL, NULL, {APPLIED_AT}, NULL FROM {} ORDER BY id",
+                        "SELECT name, NULL, NULL, {APPLIED_AT}, NULL FROM {}",
                         self.qualified
                     );
                     let rows = executor.query(&legacy).await?;
@@ -96,6 +98,34 @@ impl Tracking {
                 _ => Err(error),
             },
         }
+    }
+
+    /// `read`, its failure told as stratum's own.
+    pub async fn read_state<E: Executor>(
+        &self,
+        executor: &mut E,
+        detail: Detail,
+    ) -> Result<TrackingState, Error> {
+        self.read(executor, detail)
+            .await
+            .map_err(|error| self.error(error))
+    }
+
+    /// A failure of stratum's own SQL on this table, not of a migration file.
+    pub fn error(&self, error: ExecError) -> Error {
+        if error.kind == ExecErrorKind::ConnectionLost {
+            return Error::ConnectionLost(error.message);
+        }
+        Error::Sql(Box::new(SqlFailure {
+            message: format!(
+                "{} (on the tracking table {})",
+                error.message, self.qualified
+            ),
+            pg_code: error.sqlstate,
+            detail: error.detail,
+            hint: error.hint,
+            ..SqlFailure::default()
+        }))
     }
 
     /// Creates the table (and its schema) when absent, and brings a legacy
