@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use stratum_core::Migration;
@@ -23,43 +24,58 @@ pub fn read_checksums(dir: &Path, cache: Option<&Path>) -> Result<Vec<Migration>
     let Some(cache_path) = cache else {
         return read_migrations(dir);
     };
-    let mut cache = ChecksumCache::load(cache_path);
-    let mut contents = Vec::new();
-    let mut to_read = Vec::new();
-    let mut stamps = HashMap::new();
-    let stamped = on_all_cores(list_sql_files(dir)?, |(file_name, path)| {
-        let stamp = std::fs::metadata(&path)
-            .ok()
-            .and_then(|meta| Stamp::of(&meta));
-        Ok((file_name, path, stamp))
+    // The cache is read while the directory is listed.
+    let (cache_text, files) = both(
+        || std::fs::read_to_string(cache_path).unwrap_or_default(),
+        || list_sql_files(dir),
+    );
+    let cache = ChecksumCache::parse(&cache_text);
+    // Each file is looked up on the thread that asked for its stamp.
+    let looked_up = on_all_cores(files?.into_iter().enumerate().collect(), |(at, file)| {
+        let stamp = file.metadata().and_then(|meta| Stamp::of(&meta));
+        let line = stamp.and_then(|stamp| cache.line(at, &file.file_name, stamp));
+        Ok((file, stamp, line))
     })?;
-    for (file_name, path, stamp) in stamped {
-        match stamp.and_then(|stamp| cache.checksum(&file_name, stamp)) {
-            Some(checksum) => contents.push((file_name, FileContent::Checksum(checksum))),
+    let mut contents = Vec::with_capacity(looked_up.len());
+    let mut to_read = Vec::new();
+    // The cache as it will be written, in the directory's order: the lines
+    // that still hold, and the files read now.
+    let mut next_cache = Vec::with_capacity(looked_up.len());
+    for (file, stamp, line) in looked_up {
+        match line {
+            Some(line) => {
+                next_cache.push(NextLine::Kept(line.text));
+                contents.push((
+                    file.file_name,
+                    FileContent::Checksum(line.checksum.to_owned()),
+                ));
+            }
             None => {
-                if let Some(stamp) = stamp {
-                    stamps.insert(file_name.clone(), stamp);
-                }
-                to_read.push((file_name, path));
+                next_cache.push(NextLine::Read(file.file_name.clone(), stamp));
+                to_read.push(file);
             }
         }
     }
-    let read_any = !to_read.is_empty();
+    // A cache out of the directory's order is written again in it.
+    if to_read.is_empty() && !cache.out_of_order() {
+        return Ok(migrations_from_contents(contents)?);
+    }
+    let read = read_all(to_read)?;
     contents.extend(
-        read_all(to_read)?
-            .into_iter()
+        read.into_iter()
             .map(|(file_name, bytes)| (file_name, FileContent::Bytes(bytes))),
     );
     let migrations = migrations_from_contents(contents)?;
-    if read_any {
-        for migration in migrations.iter().filter(|migration| migration.has_text) {
-            if let Some(stamp) = stamps.get(&migration.file_name) {
-                cache.remember(&migration.file_name, *stamp, &migration.checksum);
-            }
-        }
-        cache.save();
-    }
+    ChecksumCache::save(cache_path, &next_cache, &migrations);
     Ok(migrations)
+}
+
+/// A line of the cache as it will be written.
+enum NextLine<'t> {
+    /// A line that still holds, as it was.
+    Kept(&'t str),
+    /// A file read in this run, and its stamp before it was read.
+    Read(String, Option<Stamp>),
 }
 
 /// Where the checksums of `dir` are kept between runs: beside the nearest
@@ -105,101 +121,166 @@ impl Stamp {
     fn of(_meta: &std::fs::Metadata) -> Option<Self> {
         None
     }
-}
 
-/// Checksums of files read before, each trusted only while the file's stamp
-/// is the same. A file written again within the clock's tick could keep its
-/// stamp, so only files whose last change was well before they were read
-/// are remembered: any later write gives them a newer change time.
-struct ChecksumCache {
-    path: PathBuf,
-    entries: HashMap<String, (Stamp, String)>,
-    changed: bool,
-}
-
-const CACHE_HEADER: &str = "stratum checksums 1";
-/// How long before a read a file must have last changed to be remembered.
-const SETTLED: Duration = Duration::from_secs(2);
-
-impl ChecksumCache {
-    /// The cache at `path`; empty when it is missing or unreadable.
-    fn load(path: &Path) -> Self {
-        let mut entries = HashMap::new();
-        if let Ok(text) = std::fs::read_to_string(path)
-            && text.lines().next() == Some(CACHE_HEADER)
-        {
-            for line in text.lines().skip(1) {
-                let fields: Vec<&str> = line.split('\t').collect();
-                let [name, size, modified, changed, inode, checksum] = fields[..] else {
-                    continue;
-                };
-                let stamp = (|| {
-                    Some(Stamp {
-                        size: size.parse().ok()?,
-                        modified_ns: modified.parse().ok()?,
-                        changed_ns: changed.parse().ok()?,
-                        inode: inode.parse().ok()?,
-                    })
-                })();
-                if let Some(stamp) = stamp {
-                    entries.insert(name.to_owned(), (stamp, checksum.to_owned()));
-                }
-            }
-        }
-        Self {
-            path: path.to_path_buf(),
-            entries,
-            changed: false,
-        }
-    }
-
-    fn checksum(&self, file_name: &str, stamp: Stamp) -> Option<String> {
-        self.entries
-            .get(file_name)
-            .filter(|(known, _)| *known == stamp)
-            .map(|(_, checksum)| checksum.clone())
-    }
-
-    fn remember(&mut self, file_name: &str, stamp: Stamp, checksum: &str) {
+    /// A file written again within the clock's tick could keep its stamp,
+    /// so only files whose last change was well before they were read are
+    /// remembered: any later write gives them a newer change time.
+    fn settled(&self) -> bool {
         let now_ns = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |since| since.as_nanos() as i128);
-        let settled = stamp.changed_ns + SETTLED.as_nanos() as i128 <= now_ns;
-        if settled && !file_name.contains(['\t', '\n']) {
-            self.entries
-                .insert(file_name.to_owned(), (stamp, checksum.to_owned()));
-            self.changed = true;
-        }
-    }
-
-    /// Writes the cache through a temporary file and a rename, so a reader
-    /// never sees half of it; a cache that cannot be written is no error.
-    fn save(&self) {
-        if !self.changed {
-            return;
-        }
-        let mut text = format!("{CACHE_HEADER}\n");
-        for (name, (stamp, checksum)) in &self.entries {
-            text.push_str(&format!(
-                "{name}\t{}\t{}\t{}\t{}\t{checksum}\n",
-                stamp.size, stamp.modified_ns, stamp.changed_ns, stamp.inode
-            ));
-        }
-        let Some(folder) = self.path.parent() else {
-            return;
-        };
-        let temporary = self
-            .path
-            .with_extension(format!("{}.tmp", std::process::id()));
-        let _ = std::fs::create_dir_all(folder)
-            .and_then(|()| std::fs::write(&temporary, text))
-            .and_then(|()| std::fs::rename(&temporary, &self.path));
-        let _ = std::fs::remove_file(&temporary);
+        self.changed_ns + SETTLED.as_nanos() as i128 <= now_ns
     }
 }
 
-/// The `.sql` files of `dir`, by name and path.
-fn list_sql_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+/// Checksums of files read before, each trusted only while the file's stamp
+/// is the same: a text file of one line per file, with the name, the stamp
+/// and the checksum separated by tabs. Its lines are in the order the
+/// directory lists its files, which stays the same while the directory does,
+/// so a file's line is found where the file itself was listed, and only a
+/// changed directory needs an index of the names. A line is parsed only when
+/// its file asks for it.
+struct ChecksumCache<'t> {
+    /// Each line's file name and the whole line.
+    lines: Vec<(&'t str, &'t str)>,
+    /// Where each name's line is, made at the first file not found in place.
+    by_name: OnceLock<HashMap<&'t str, usize>>,
+}
+
+struct CachedLine<'t> {
+    checksum: &'t str,
+    /// The whole line, written again as it is while it holds.
+    text: &'t str,
+}
+
+const CACHE_HEADER: &str = "stratum checksums 2";
+/// How long before a read a file must have last changed to be remembered.
+const SETTLED: Duration = Duration::from_secs(2);
+
+impl<'t> ChecksumCache<'t> {
+    /// The cache in `text`; empty when it is not one.
+    fn parse(text: &'t str) -> Self {
+        let mut lines = text.lines();
+        let lines = if lines.next() == Some(CACHE_HEADER) {
+            lines
+                .filter_map(|line| Some((line.split_once('\t')?.0, line)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            lines,
+            by_name: OnceLock::new(),
+        }
+    }
+
+    /// The line of `file_name`, listed at `at`, when its stamp is still `stamp`.
+    fn line(&self, at: usize, file_name: &str, stamp: Stamp) -> Option<CachedLine<'t>> {
+        let text = match self.lines.get(at) {
+            Some((name, text)) if *name == file_name => *text,
+            _ => {
+                let by_name = self.by_name.get_or_init(|| {
+                    let mut by_name = HashMap::with_capacity(self.lines.len());
+                    // The first line wins, as it does in place.
+                    for (at, (name, _)) in self.lines.iter().enumerate().rev() {
+                        by_name.insert(*name, at);
+                    }
+                    by_name
+                });
+                self.lines[*by_name.get(file_name)?].1
+            }
+        };
+        let mut fields = text.split('\t').skip(1);
+        let recorded = Stamp {
+            size: fields.next()?.parse().ok()?,
+            modified_ns: fields.next()?.parse().ok()?,
+            changed_ns: fields.next()?.parse().ok()?,
+            inode: fields.next()?.parse().ok()?,
+        };
+        let checksum = fields.next()?;
+        (recorded == stamp && fields.next().is_none()).then_some(CachedLine { checksum, text })
+    }
+
+    /// Whether a file was not found where it was listed.
+    fn out_of_order(&self) -> bool {
+        self.by_name.get().is_some()
+    }
+
+    /// Writes `lines` with the checksums of the files just read, those
+    /// settled, through a temporary file and a rename, so a reader never
+    /// sees half of it; files that are gone drop out. A cache that cannot be
+    /// written is no error.
+    fn save(path: &Path, lines: &[NextLine<'_>], migrations: &[Migration]) {
+        let checksums: HashMap<&str, &str> = migrations
+            .iter()
+            .filter(|migration| migration.has_text)
+            .map(|migration| (migration.file_name.as_str(), migration.checksum.as_str()))
+            .collect();
+        let mut text = format!("{CACHE_HEADER}\n");
+        for line in lines {
+            match line {
+                NextLine::Kept(line) => {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+                NextLine::Read(name, Some(stamp)) => {
+                    let Some(checksum) = checksums.get(name.as_str()) else {
+                        continue;
+                    };
+                    if stamp.settled() && !name.contains(['\t', '\n']) {
+                        text.push_str(&format!(
+                            "{name}\t{}\t{}\t{}\t{}\t{checksum}\n",
+                            stamp.size, stamp.modified_ns, stamp.changed_ns, stamp.inode
+                        ));
+                    }
+                }
+                NextLine::Read(_, None) => {}
+            }
+        }
+        let Some(folder) = path.parent() else {
+            return;
+        };
+        // Named by the clock, not the process id, which WebAssembly lacks;
+        // a name another writer holds already is left to that writer.
+        let nonce = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos());
+        let temporary = path.with_extension(format!("{nonce}.tmp"));
+        let created = std::fs::create_dir_all(folder).and_then(|()| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temporary)
+        });
+        if let Ok(mut file) = created {
+            let written = std::io::Write::write_all(&mut file, text.as_bytes())
+                .and_then(|()| std::fs::rename(&temporary, path));
+            if written.is_err() {
+                let _ = std::fs::remove_file(&temporary);
+            }
+        }
+    }
+}
+
+/// A `.sql` file of the migrations directory.
+struct SqlFile {
+    file_name: String,
+    entry: std::fs::DirEntry,
+}
+
+impl SqlFile {
+    /// What the file system says of the file a link points to, or of the
+    /// file itself, found from the open directory without walking its path.
+    fn metadata(&self) -> Option<std::fs::Metadata> {
+        match self.entry.file_type() {
+            Ok(kind) if !kind.is_symlink() => self.entry.metadata().ok(),
+            _ => std::fs::metadata(self.entry.path()).ok(),
+        }
+    }
+}
+
+/// The `.sql` files of `dir`.
+fn list_sql_files(dir: &Path) -> Result<Vec<SqlFile>> {
     let shown = dir.display().to_string();
     let entries = std::fs::read_dir(dir).map_err(|error| match error.kind() {
         std::io::ErrorKind::NotFound => Error::Config(format!(
@@ -214,7 +295,7 @@ fn list_sql_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
             message: error.to_string(),
         },
     })?;
-    let mut paths = Vec::new();
+    let mut files = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|error| Error::Io {
             path: shown.clone(),
@@ -223,24 +304,45 @@ fn list_sql_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
         let Ok(file_name) = entry.file_name().into_string() else {
             continue;
         };
-        if file_name.to_ascii_lowercase().ends_with(".sql") {
-            paths.push((file_name, entry.path()));
+        let extension = file_name
+            .len()
+            .checked_sub(4)
+            .map(|at| &file_name.as_bytes()[at..]);
+        if extension.is_some_and(|extension| extension.eq_ignore_ascii_case(b".sql")) {
+            files.push(SqlFile { file_name, entry });
         }
     }
-    Ok(paths)
+    Ok(files)
 }
 
-/// The contents of `paths`, read on as many threads as there are cores:
+/// The contents of `files`, read on as many threads as there are cores:
 /// with thousands of small files the time goes to system calls, not bytes.
-fn read_all(paths: Vec<(String, PathBuf)>) -> Result<Vec<(String, Vec<u8>)>> {
-    on_all_cores(paths, |(file_name, path)| {
+fn read_all(files: Vec<SqlFile>) -> Result<Vec<(String, Vec<u8>)>> {
+    on_all_cores(files, |file| {
+        let path = file.entry.path();
         std::fs::read(&path)
-            .map(|bytes| (file_name, bytes))
+            .map(|bytes| (file.file_name, bytes))
             .map_err(|error| Error::Io {
                 path: path.display().to_string(),
                 message: error.to_string(),
             })
     })
+}
+/// `first` and `second` at the same time, where a thread is cheap to start;
+/// in WebAssembly, whose threads come from a small pool the runtime
+/// already uses, one after the other.
+fn both<A: Send + Default, B>(
+    first: impl FnOnce() -> A + Send,
+    second: impl FnOnce() -> B,
+) -> (A, B) {
+    #[cfg(not(target_family = "wasm"))]
+    return std::thread::scope(|scope| {
+        let first = scope.spawn(first);
+        let second = second();
+        (first.join().unwrap_or_default(), second)
+    });
+    #[cfg(target_family = "wasm")]
+    return (first(), second());
 }
 
 /// `work` over `items`, in order, split across the cores once there are
@@ -285,3 +387,124 @@ fn on_all_cores<I: Send, O: Send>(
 
 /// Below this many files one thread is quicker than starting more.
 const PARALLEL_FROM: usize = 256;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STAMP: Stamp = Stamp {
+        size: 9,
+        modified_ns: 1_700_000_000_000_000_001,
+        changed_ns: 1_700_000_000_000_000_002,
+        inode: 42,
+    };
+
+    fn line(name: &str, stamp: Stamp, checksum: &str) -> String {
+        format!(
+            "{name}\t{}\t{}\t{}\t{}\t{checksum}",
+            stamp.size, stamp.modified_ns, stamp.changed_ns, stamp.inode
+        )
+    }
+
+    fn cache_text(lines: &[String]) -> String {
+        format!("{CACHE_HEADER}\n{}\n", lines.join("\n"))
+    }
+
+    #[test]
+    fn finds_a_file_where_it_was_listed() {
+        let text = cache_text(&[line("1_a.sql", STAMP, "aa"), line("2_b.sql", STAMP, "bb")]);
+        let cache = ChecksumCache::parse(&text);
+        let found = cache.line(1, "2_b.sql", STAMP).map(|line| line.checksum);
+        assert_eq!(found, Some("bb"));
+        assert!(!cache.out_of_order());
+    }
+
+    #[test]
+    fn finds_a_file_listed_elsewhere_and_says_the_order_changed() {
+        let text = cache_text(&[line("1_a.sql", STAMP, "aa"), line("2_b.sql", STAMP, "bb")]);
+        let cache = ChecksumCache::parse(&text);
+        let found = cache.line(0, "2_b.sql", STAMP).map(|line| line.checksum);
+        assert_eq!(found, Some("bb"));
+        assert!(cache.out_of_order());
+        assert!(cache.line(5, "3_c.sql", STAMP).is_none());
+    }
+
+    #[test]
+    fn a_changed_stamp_is_not_trusted() {
+        let text = cache_text(&[line("1_a.sql", STAMP, "aa")]);
+        let cache = ChecksumCache::parse(&text);
+        for changed in [
+            Stamp { size: 10, ..STAMP },
+            Stamp {
+                modified_ns: STAMP.modified_ns + 1,
+                ..STAMP
+            },
+            Stamp {
+                changed_ns: STAMP.changed_ns + 1,
+                ..STAMP
+            },
+            Stamp { inode: 43, ..STAMP },
+        ] {
+            assert!(cache.line(0, "1_a.sql", changed).is_none(), "{changed:?}");
+        }
+    }
+
+    #[test]
+    fn a_broken_or_foreign_cache_is_empty() {
+        let broken = cache_text(&["1_a.sql\tnine\t1\t2\t3\taa".to_owned()]);
+        assert!(
+            ChecksumCache::parse(&broken)
+                .line(0, "1_a.sql", STAMP)
+                .is_none()
+        );
+        let extra_field = cache_text(&[format!("{}\tmore", line("1_a.sql", STAMP, "aa"))]);
+        assert!(
+            ChecksumCache::parse(&extra_field)
+                .line(0, "1_a.sql", STAMP)
+                .is_none()
+        );
+        let foreign = format!("stratum checksums 1\n{}\n", line("1_a.sql", STAMP, "aa"));
+        assert!(
+            ChecksumCache::parse(&foreign)
+                .line(0, "1_a.sql", STAMP)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn saves_in_the_order_given_and_only_settled_files() {
+        let folder =
+            std::env::temp_dir().join(format!("stratum-cache-test-{}", std::process::id()));
+        let path = folder.join("checksums");
+        let kept = line("2_b.sql", STAMP, "bb");
+        let fresh = Stamp {
+            changed_ns: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |since| since.as_nanos() as i128),
+            ..STAMP
+        };
+        let migrations = stratum_core::source::migrations_from_files([
+            ("1_a.sql".to_owned(), b"SELECT 1;".to_vec()),
+            ("3_c.sql".to_owned(), b"SELECT 3;".to_vec()),
+        ])
+        .unwrap();
+        let lines = [
+            NextLine::Read("3_c.sql".to_owned(), Some(STAMP)),
+            NextLine::Kept(&kept),
+            NextLine::Read("1_a.sql".to_owned(), Some(fresh)),
+        ];
+        ChecksumCache::save(&path, &lines, &migrations);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_dir_all(&folder).unwrap();
+        let names: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split('\t').next())
+            .collect();
+        // 1_a.sql changed just now: it is read again next time.
+        assert_eq!(names, ["3_c.sql", "2_b.sql"]);
+        let cache = ChecksumCache::parse(&text);
+        let checksum = cache.line(0, "3_c.sql", STAMP).map(|line| line.checksum);
+        assert_eq!(checksum, Some(migrations[1].checksum.as_str()));
+    }
+}
