@@ -76,6 +76,10 @@ test('status tells applied, pending, changed and missing without writing anythin
     [11, 'pending'],
   ]);
   expect(after.migrations[0].appliedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  expect(after.migrations[0].durationMs).toEqual(expect.any(Number));
+  // What a pending file does not have is absent, not null.
+  expect(Object.keys(after.migrations[3]).sort()).toEqual(['checksum', 'name', 'state', 'version']);
+  expect(Object.keys(after).sort()).toEqual(['applied', 'migrations', 'pending']);
   expect(after.pending).toBe(1);
 });
 
@@ -319,6 +323,16 @@ describe('a server that is not up yet', () => {
     const error = await stratum.migrate({ databaseUrl: url, dir: migrationsDir() }).catch((e) => e);
     expect(error.code).toBe('E_CONNECT');
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  test('a broken file name is reported at once, without waiting for the server', async () => {
+    const late = await lateServer();
+    const started = Date.now();
+    const url = db.url.replace(':5432/', `:${late.port}/`);
+    const dir = migrationsDir({ '001_ok.sql': 'SELECT 1;', '002-bad.sql': 'SELECT 1;' });
+    const error = await stratum.migrate({ databaseUrl: url, dir, waitMs: 20000 }).catch((e) => e);
+    expect(error.code).toBe('E_FILENAME');
+    expect(Date.now() - started).toBeLessThan(10000);
   });
 
   test('with waitMs it retries until the deadline, then fails clearly', async () => {

@@ -60,11 +60,26 @@ function overConnection(run) {
     } catch (error) {
       throw rebuilt(error);
     }
-    const client = await connect(settings);
+    // The connection opens at the engine's first query, so a problem in the
+    // files is reported without waiting for the server.
+    let opening;
+    let client;
+    let failed;
+    const through = async (sql) => {
+      try {
+        client = await (opening ||= connect(settings));
+      } catch (error) {
+        failed = error;
+        return { error: { message: error.message, lost: true } };
+      }
+      return queryThrough(client)(sql);
+    };
     try {
-      return await call({ ...settings, query: queryThrough(client) });
+      return await call({ ...settings, query: through });
+    } catch (error) {
+      throw failed || error;
     } finally {
-      await client.end().catch(() => {});
+      if (client) await client.end().catch(() => {});
     }
   };
 }
