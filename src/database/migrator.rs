@@ -4,9 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use stratum_core::lint::{
-    Diagnostic, LintContext, Severity, TransactionMode, lint, transaction_mode,
-};
+use stratum_core::lint::{Diagnostic, LintContext, Severity, TransactionMode, check};
 use stratum_core::position::{byte_offset_of_char, line_column_at_byte, line_text};
 use stratum_core::statements::split;
 use stratum_core::{Migration, Plan, PlanError, State};
@@ -128,6 +126,9 @@ enum Transaction {
     Outer,
 }
 
+/// How each file checked before a run must run, by file name.
+type Modes<'m> = std::collections::HashMap<&'m str, TransactionMode>;
+
 pub struct Migrator<'a> {
     settings: &'a Settings,
     migrations: &'a [Migration],
@@ -203,11 +204,11 @@ impl<'a> Migrator<'a> {
             ));
         }
         // The house rules are checked before anything runs.
-        let warnings = self.lint(plan.pending())?;
-        self.refuse_unlockable(plan.pending())?;
+        let (modes, warnings) = self.check_files(plan.pending())?;
+        self.refuse_unlockable(plan.pending(), &modes)?;
         let report = self
             .with_lock(executor, async |executor: &mut E| {
-                self.migrate_locked(executor, progress).await
+                self.migrate_locked(executor, &modes, progress).await
             })
             .await?;
         Ok(MigrateReport { warnings, ..report })
@@ -235,29 +236,34 @@ impl<'a> Migrator<'a> {
             ..DryRun::default()
         };
         for file in plan.pending() {
+            let display = self.settings.display_path(&file.file_name);
+            let checked = check(&display, &file.sql, &context);
             report.pending.push(PendingFile {
                 version: file.version,
                 name: file.name.clone(),
-                file: self.settings.display_path(&file.file_name),
-                statements: split(&file.sql).len(),
-                transaction: transaction_mode(&file.sql),
+                file: display,
+                statements: checked.statements,
+                transaction: checked.mode,
             });
-            report.diagnostics.extend(lint(
-                &self.settings.display_path(&file.file_name),
-                &file.sql,
-                &context,
-            ));
+            report.diagnostics.extend(checked.diagnostics);
         }
         Ok(report)
     }
 
     /// A no-transaction file cannot hold a transaction lock across its
     /// statements, so the transaction lock mode cannot run one safely.
-    fn refuse_unlockable<'m>(&self, mut files: impl Iterator<Item = &'m Migration>) -> Result<()> {
+    fn refuse_unlockable<'m>(
+        &self,
+        mut files: impl Iterator<Item = &'m Migration>,
+        modes: &Modes<'_>,
+    ) -> Result<()> {
         if self.settings.lock_mode != LockMode::Transaction {
             return Ok(());
         }
-        match files.find(|file| transaction_mode(&file.sql) == TransactionMode::NoTransaction) {
+        let unlockable = files.find(|file| {
+            modes.get(file.file_name.as_str()) == Some(&TransactionMode::NoTransaction)
+        });
+        match unlockable {
             Some(file) => Err(Error::Config(format!(
                 "{} runs without a transaction, which lockMode \"transaction\" cannot protect: \
                  apply it once over a direct connection with lockMode \"session\"",
@@ -274,29 +280,37 @@ impl<'a> Migrator<'a> {
         }
     }
 
-    /// Lints `files`: any error refuses the run; warnings are returned.
-    fn lint<'m>(&self, files: impl Iterator<Item = &'m Migration>) -> Result<Vec<Diagnostic>> {
+    /// Lints `files`: any error refuses the run; their transaction modes
+    /// and the warnings are returned. Each file is parsed once.
+    fn check_files<'m>(
+        &self,
+        files: impl Iterator<Item = &'m Migration>,
+    ) -> Result<(Modes<'m>, Vec<Diagnostic>)> {
         let context = self.lint_context();
-        let diagnostics: Vec<Diagnostic> = files
-            .flat_map(|file| {
-                lint(
-                    &self.settings.display_path(&file.file_name),
-                    &file.sql,
-                    &context,
-                )
-            })
-            .collect();
+        let mut modes = Modes::new();
+        let mut diagnostics = Vec::new();
+        for file in files {
+            let checked = check(
+                &self.settings.display_path(&file.file_name),
+                &file.sql,
+                &context,
+            );
+            modes.insert(&file.file_name, checked.mode);
+            diagnostics.extend(checked.diagnostics);
+        }
         if diagnostics
             .iter()
             .any(|found| found.severity == Severity::Error)
         {
             return Err(Error::Lint(diagnostics));
         }
-        Ok(diagnostics)
+        Ok((modes, diagnostics))
     }
+
     async fn migrate_locked<E: Executor>(
         &self,
         executor: &mut E,
+        modes: &Modes<'_>,
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<MigrateReport> {
         // Another run may have finished while this one waited for the lock.
@@ -322,7 +336,7 @@ impl<'a> Migrator<'a> {
         }
         let pending: Vec<&Migration> = plan.pending().collect();
         let run = self
-            .apply_all(executor, &pending, Wrapping::Own, progress)
+            .apply_all(executor, &pending, modes, Wrapping::Own, progress)
             .await?;
         Ok(MigrateReport {
             already_applied: plan.count(State::Applied) + run.already_applied,
@@ -353,13 +367,26 @@ impl<'a> Migrator<'a> {
         &self,
         executor: &mut E,
         pending: &[&Migration],
+        checked: &Modes<'_>,
         wrapping: Wrapping,
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<MigrateReport> {
-        let modes: Vec<TransactionMode> = pending
+        // Every file was checked before the run; a file that was not would
+        // be a bug, and is refused rather than run the wrong way.
+        let modes = pending
             .iter()
-            .map(|file| transaction_mode(&file.sql))
-            .collect();
+            .map(|file| {
+                checked
+                    .get(file.file_name.as_str())
+                    .copied()
+                    .ok_or_else(|| {
+                        Error::Internal(format!(
+                            "{} was not checked before the run",
+                            file.file_name
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<TransactionMode>>>()?;
         let transaction_of = |index: usize| match wrapping {
             Wrapping::Outer => Transaction::Outer,
             Wrapping::Own if index + 1 == pending.len() => Transaction::Own(Durability::Flush),
@@ -513,9 +540,10 @@ impl<'a> Migrator<'a> {
                 if self.settings.lock_mode == LockMode::Transaction =>
             {
                 let (body_start, body_end, skipped) = match mode {
-                    TransactionMode::AlreadyWrapped { commit_start } => {
-                        (Self::after_begin(sql, commit_start), commit_start, 1)
-                    }
+                    TransactionMode::AlreadyWrapped {
+                        body_start,
+                        commit_start,
+                    } => (body_start, commit_start, 1),
                     _ => (0, sql.len(), 0),
                 };
                 Batch {
@@ -549,7 +577,7 @@ impl<'a> Migrator<'a> {
             }
             // The file's own BEGIN … COMMIT is honoured, not doubled: the
             // tracking row goes in just before its COMMIT.
-            (TransactionMode::AlreadyWrapped { commit_start }, Transaction::Own(_)) => {
+            (TransactionMode::AlreadyWrapped { commit_start, .. }, Transaction::Own(_)) => {
                 Batch::around(
                     String::new(),
                     &sql[..commit_start],
@@ -558,18 +586,21 @@ impl<'a> Migrator<'a> {
                 )
             }
             // Inside fresh's transaction the wrapper itself is left out.
-            (TransactionMode::AlreadyWrapped { commit_start }, Transaction::Outer) => {
-                let body_start = Self::after_begin(sql, commit_start);
-                Batch {
-                    skipped: 1,
-                    ..Batch::around(
-                        String::new(),
-                        &sql[body_start..commit_start],
-                        body_start,
-                        format!("\n;\n{insert}"),
-                    )
-                }
-            }
+            (
+                TransactionMode::AlreadyWrapped {
+                    body_start,
+                    commit_start,
+                },
+                Transaction::Outer,
+            ) => Batch {
+                skipped: 1,
+                ..Batch::around(
+                    String::new(),
+                    &sql[body_start..commit_start],
+                    body_start,
+                    format!("\n;\n{insert}"),
+                )
+            },
         }
     }
 
@@ -598,14 +629,6 @@ impl<'a> Migrator<'a> {
             self.name_lock_holders(executor, &mut failure).await;
         }
         failure
-    }
-
-    /// Where a wrapped file's body starts: just after its own BEGIN.
-    fn after_begin(sql: &str, commit_start: usize) -> usize {
-        split(sql)
-            .first()
-            .map_or(0, |begin| begin.end)
-            .min(commit_start)
     }
 
     /// A `-- stratum:no-transaction` file: each statement on its own (VACUUM
@@ -736,14 +759,14 @@ impl<'a> Migrator<'a> {
         executor: &mut E,
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<MigrateReport> {
-        let warnings = self.lint(self.migrations.iter())?;
-        self.refuse_unlockable(self.migrations.iter())?;
+        let (modes, warnings) = self.check_files(self.migrations.iter())?;
+        self.refuse_unlockable(self.migrations.iter(), &modes)?;
         let all: Vec<&Migration> = self.migrations.iter().collect();
         // A no-transaction file cannot join the one transaction; then only
         // the drop is atomic, and the files apply as `migrate` applies them.
-        let atomic = all
-            .iter()
-            .all(|file| transaction_mode(&file.sql) != TransactionMode::NoTransaction);
+        let atomic = modes
+            .values()
+            .all(|mode| *mode != TransactionMode::NoTransaction);
         let report = self
             .with_lock(executor, async |executor: &mut E| {
                 let applied_inside = self
@@ -754,7 +777,7 @@ impl<'a> Migrator<'a> {
                             self.run_own(executor, &sql).await?;
                         }
                         if atomic {
-                            self.apply_all(executor, &all, Wrapping::Outer, progress)
+                            self.apply_all(executor, &all, &modes, Wrapping::Outer, progress)
                                 .await
                         } else {
                             Ok(MigrateReport::default())
@@ -764,7 +787,7 @@ impl<'a> Migrator<'a> {
                 if atomic {
                     return Ok(applied_inside);
                 }
-                self.apply_all(executor, &all, Wrapping::Own, progress)
+                self.apply_all(executor, &all, &modes, Wrapping::Own, progress)
                     .await
             })
             .await?;

@@ -86,8 +86,12 @@ pub enum TransactionMode {
     Wrapped,
     /// The file is one `BEGIN … COMMIT` of its own: run it as it is, with no
     /// `BEGIN`/`COMMIT` from the engine, and insert the tracking row just
-    /// before the final `COMMIT`, which starts at byte `commit_start`.
-    AlreadyWrapped { commit_start: usize },
+    /// before the final `COMMIT`, which starts at byte `commit_start`. Its
+    /// body, without the wrapper, starts at byte `body_start`.
+    AlreadyWrapped {
+        body_start: usize,
+        commit_start: usize,
+    },
     /// `-- stratum:no-transaction`: statement by statement, each committed
     /// on its own.
     NoTransaction,
@@ -154,9 +158,10 @@ fn mode_of(parsed: &Parsed, directives: &Directives) -> TransactionMode {
     let clean = !inner
         .iter()
         .any(|kind| kind.is_some_and(rules::transaction_control::is_transaction_control));
-    match parsed.spans.last() {
-        Some(commit) if opens && closes && clean && kinds.len() >= 2 => {
+    match (parsed.spans.first(), parsed.spans.last()) {
+        (Some(begin), Some(commit)) if opens && closes && clean && kinds.len() >= 2 => {
             TransactionMode::AlreadyWrapped {
+                body_start: begin.end.min(commit.start),
                 commit_start: commit.start,
             }
         }
@@ -168,8 +173,23 @@ fn first_kind(span: &Span) -> Option<SyntaxKind> {
     span.nodes.first().map(|node| node.kind())
 }
 
+/// A file's findings and how the engine must run it, from one parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// Sorted by position.
+    pub diagnostics: Vec<Diagnostic>,
+    pub mode: TransactionMode,
+    /// How many statements the file holds.
+    pub statements: usize,
+}
+
 /// The diagnostics for one migration file, sorted by position.
 pub fn lint(file_name: &str, sql: &str, ctx: &LintContext) -> Vec<Diagnostic> {
+    check(file_name, sql, ctx).diagnostics
+}
+
+/// Lints one migration file and tells how it must run.
+pub fn check(file_name: &str, sql: &str, ctx: &LintContext) -> Checked {
     let parsed = Parsed::new(sql);
     let directives = directives::from_parsed(&parsed);
     let mode = mode_of(&parsed, &directives);
@@ -230,7 +250,7 @@ pub fn lint(file_name: &str, sql: &str, ctx: &LintContext) -> Vec<Diagnostic> {
         (*offset, warning, *rule)
     });
     let lines = LineIndex::new(sql);
-    found
+    let diagnostics = found
         .into_iter()
         .map(|(offset, rule, message, help)| {
             let position = lines.position(offset);
@@ -244,7 +264,12 @@ pub fn lint(file_name: &str, sql: &str, ctx: &LintContext) -> Vec<Diagnostic> {
                 help,
             }
         })
-        .collect()
+        .collect();
+    Checked {
+        diagnostics,
+        mode,
+        statements: parsed.spans.len(),
+    }
 }
 
 fn check_statements(

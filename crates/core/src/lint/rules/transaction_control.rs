@@ -101,7 +101,10 @@ mod tests {
         let sql = "BEGIN;\nSELECT 1;\nCOMMIT; -- end\n";
         assert_eq!(
             transaction_mode(sql),
-            TransactionMode::AlreadyWrapped { commit_start: 17 }
+            TransactionMode::AlreadyWrapped {
+                body_start: 6,
+                commit_start: 17
+            }
         );
         assert_eq!(&sql[17..23], "COMMIT");
         assert_eq!(transaction_mode("SELECT 1;"), TransactionMode::Wrapped);
