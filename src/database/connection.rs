@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio_postgres::config::Host;
-use tokio_postgres::{Client, Config};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, Config, NoTls, Socket};
 
 use super::tls::{RootCerts, SslMode, connector};
 
@@ -120,9 +121,23 @@ impl ConnectionSettings {
     /// backoff; a refusal that retrying cannot cure (a wrong password, a
     /// database that does not exist) fails at once.
     pub async fn connect(&self, wait: Duration) -> Result<Client> {
+        match self.ssl_mode {
+            // No TLS set-up at all when it is never used.
+            SslMode::Disable => self.connect_with(NoTls, wait).await,
+            mode => {
+                let tls = connector(mode, self.root_certs.as_ref())?;
+                self.connect_with(tls, wait).await
+            }
+        }
+    }
+
+    async fn connect_with<T>(&self, tls: T, wait: Duration) -> Result<Client>
+    where
+        T: MakeTlsConnect<Socket> + Clone,
+        T::Stream: Send + 'static,
+    {
         let deadline = Instant::now() + wait;
         let mut pause = FIRST_RETRY;
-        let tls = connector(self.ssl_mode, self.root_certs.as_ref())?;
         let (client, connection) = loop {
             match self.config.connect(tls.clone()).await {
                 Ok(pair) => break pair,
