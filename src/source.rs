@@ -36,6 +36,15 @@ pub fn read_checksums(dir: &Path, cache: Option<&Path>) -> Result<Vec<Migration>
         let line = stamp.and_then(|stamp| cache.line(at, &file.file_name, stamp));
         Ok((file, stamp, line))
     })?;
+    // A cache out of the directory's order is written again in it.
+    let unchanged = !cache.out_of_order() && looked_up.iter().all(|(_, _, line)| line.is_some());
+    if unchanged {
+        let contents = looked_up.into_iter().filter_map(|(file, _, line)| {
+            let checksum = line?.checksum.to_owned();
+            Some((file.file_name, FileContent::Checksum(checksum)))
+        });
+        return Ok(migrations_from_contents(contents)?);
+    }
     let mut contents = Vec::with_capacity(looked_up.len());
     let mut to_read = Vec::new();
     // The cache as it will be written, in the directory's order: the lines
@@ -55,10 +64,6 @@ pub fn read_checksums(dir: &Path, cache: Option<&Path>) -> Result<Vec<Migration>
                 to_read.push(file);
             }
         }
-    }
-    // A cache out of the directory's order is written again in it.
-    if to_read.is_empty() && !cache.out_of_order() {
-        return Ok(migrations_from_contents(contents)?);
     }
     let read = read_all(to_read)?;
     contents.extend(
@@ -357,7 +362,8 @@ fn on_all_cores<I: Send, O: Send>(
     if items.len() < PARALLEL_FROM || threads < 2 {
         return items.into_iter().map(work).collect();
     }
-    let chunk = items.len().div_ceil(threads);
+    let total = items.len();
+    let chunk = total.div_ceil(threads);
     let mut chunks = Vec::new();
     let mut rest = items;
     while rest.len() > chunk {
@@ -368,13 +374,18 @@ fn on_all_cores<I: Send, O: Send>(
     chunks.push(rest);
     let work = &work;
     std::thread::scope(|scope| {
+        // The first share is this thread's own: one thread fewer to start.
+        let mut chunks = chunks.into_iter();
+        let own = chunks.next().unwrap_or_default();
         let workers: Vec<_> = chunks
-            .into_iter()
             .map(|chunk| {
                 scope.spawn(move || chunk.into_iter().map(work).collect::<Result<Vec<_>>>())
             })
             .collect();
-        let mut results = Vec::new();
+        let mut results = Vec::with_capacity(total);
+        for done in own.into_iter().map(work) {
+            results.push(done?);
+        }
         for worker in workers {
             let done = worker
                 .join()

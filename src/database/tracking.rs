@@ -77,7 +77,9 @@ impl Tracking {
                 "SELECT name, version, checksum, {APPLIED_AT}, duration_ms FROM {}",
                 self.qualified
             ),
-            Detail::Plan => format!("SELECT name, version, checksum FROM {}", self.qualified),
+            // The version is the name's own number in every row stratum
+            // writes or adopts.
+            Detail::Plan => format!("SELECT name, NULL, checksum FROM {}", self.qualified),
         };
         match executor.query(&current).await {
             Ok(rows) => Ok(TrackingState::Current(
