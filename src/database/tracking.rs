@@ -15,8 +15,10 @@ const INVALID_SCHEMA: &str = "3F000";
 /// The table exists but lacks the columns stratum adds: a legacy table.
 const UNDEFINED_COLUMN: &str = "42703";
 
-const APPLIED_AT: &str =
-    "to_char(executed_at::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+/// Seconds since 1970 as a float: the server prints it many times faster
+/// than a formatted date, and it does not depend on the session's DateStyle
+/// or TimeZone.
+const APPLIED_AT: &str = "date_part('epoch', executed_at::timestamptz)";
 
 /// What the tracking table holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,6 +218,27 @@ impl Tracking {
     }
 }
 
+/// `2026-11-26T09:41:53.374Z` from PostgreSQL's text of epoch seconds,
+/// `1795686113.374277`: the milliseconds are cut from the digits, not
+/// rounded through a float. `None` outside the years 1970 to 9999.
+fn iso_8601(epoch: &str) -> Option<String> {
+    let (seconds, fraction) = epoch.split_once('.').unwrap_or((epoch, ""));
+    let seconds: u64 = seconds.parse().ok()?;
+    if seconds >= LAST_SECOND_OF_9999 || !fraction.bytes().all(|digit| digit.is_ascii_digit()) {
+        return None;
+    }
+    let millis = fraction
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(3)
+        .fold(0, |millis, digit| millis * 10 + u32::from(digit - b'0'));
+    let at = std::time::UNIX_EPOCH + std::time::Duration::new(seconds, millis * 1_000_000);
+    Some(humantime::format_rfc3339_millis(at).to_string())
+}
+
+/// 9999-12-31T23:59:59Z, the last second an ISO 8601 year of four digits reaches.
+const LAST_SECOND_OF_9999: u64 = 253_402_300_799;
+
 fn applied(row: Row) -> Applied {
     let mut columns = row.into_iter();
     let mut next = || columns.next().flatten();
@@ -227,7 +250,49 @@ fn applied(row: Row) -> Applied {
         name,
         version,
         checksum: next(),
-        applied_at: next(),
+        applied_at: next().and_then(|epoch| iso_8601(&epoch)),
         duration_ms: next().and_then(|ms| ms.parse().ok()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iso_8601;
+
+    #[test]
+    fn epoch_seconds_become_iso_8601_in_milliseconds() {
+        assert_eq!(
+            iso_8601("1795686113.374277").as_deref(),
+            Some("2026-11-26T09:41:53.374Z")
+        );
+        assert_eq!(
+            iso_8601("1795686113.9999").as_deref(),
+            Some("2026-11-26T09:41:53.999Z")
+        );
+        assert_eq!(
+            iso_8601("1795686113.5").as_deref(),
+            Some("2026-11-26T09:41:53.500Z")
+        );
+        assert_eq!(iso_8601("0").as_deref(), Some("1970-01-01T00:00:00.000Z"));
+        assert_eq!(
+            iso_8601("253402300798.25").as_deref(),
+            Some("9999-12-31T23:59:58.250Z")
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_date_from_1970_to_9999_gives_none() {
+        for text in [
+            "-1.5",
+            "Infinity",
+            "-Infinity",
+            "NaN",
+            "1.8e+12",
+            "253402300800",
+            "",
+            "1.2x",
+        ] {
+            assert_eq!(iso_8601(text), None, "{text}");
+        }
     }
 }
