@@ -798,7 +798,7 @@ impl<'a> Migrator<'a> {
         let catalog = executor
             .query(&catalog_sql(&self.settings.tracking.schema))
             .await
-            .map_err(|error| self.tracking_error(error))?;
+            .map_err(|error| self.tracking.error(error))?;
         let Some((sql, count)) = drop_everything_sql(&catalog) else {
             return Ok(0);
         };
@@ -833,7 +833,7 @@ impl<'a> Migrator<'a> {
         executor
             .execute(sql)
             .await
-            .map_err(|error| self.tracking_error(error))
+            .map_err(|error| self.tracking.error(error))
     }
 
     async fn with_lock<E: Executor, T>(
@@ -852,7 +852,7 @@ impl<'a> Migrator<'a> {
                 LockError::TimedOut { waited } => Error::LockTimeout {
                     waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
                 },
-                LockError::Exec(error) => self.tracking_error(error),
+                LockError::Exec(error) => self.tracking.error(error),
             })?;
         let outcome = work(executor).await;
         if !matches!(outcome, Err(Error::ConnectionLost(_))) {
@@ -889,11 +889,6 @@ impl<'a> Migrator<'a> {
 
     async fn read_tracking<E: Executor>(&self, executor: &mut E) -> Result<TrackingState> {
         self.tracking.read_state(executor, Detail::Plan).await
-    }
-
-    /// An error of stratum's own SQL, not of a migration file.
-    fn tracking_error(&self, error: ExecError) -> Error {
-        self.tracking.error(error)
     }
 
     /// A failure inside a migration, pinned to its file, line and column.

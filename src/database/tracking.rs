@@ -69,7 +69,7 @@ impl Tracking {
     /// `Detail::Plan` leaves out when and how long, which only `status`
     /// shows: formatting thousands of timestamps is most of the read. Rows
     /// come in no order: the plan puts them in version order.
-    pub async fn read<E: Executor>(
+    async fn read<E: Executor>(
         &self,
         executor: &mut E,
         detail: Detail,
