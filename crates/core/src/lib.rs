@@ -4,6 +4,7 @@
 //! Nothing here touches a socket, a file system or Node, so every function
 //! can be tested with plain values and the crate compiles for wasm.
 
+pub mod batch;
 pub mod checksum;
 pub mod diagram;
 pub mod directives;

@@ -179,8 +179,8 @@ pub struct Checked {
     /// Sorted by position.
     pub diagnostics: Vec<Diagnostic>,
     pub mode: TransactionMode,
-    /// How many statements the file holds.
-    pub statements: usize,
+    /// Where each of the file's statements starts and ends, in bytes.
+    pub statements: Vec<std::ops::Range<usize>>,
 }
 
 /// The diagnostics for one migration file, sorted by position.
@@ -268,7 +268,11 @@ pub fn check(file_name: &str, sql: &str, ctx: &LintContext) -> Checked {
     Checked {
         diagnostics,
         mode,
-        statements: parsed.spans.len(),
+        statements: parsed
+            .spans
+            .iter()
+            .map(|span| span.start..span.end)
+            .collect(),
     }
 }
 
