@@ -85,6 +85,11 @@ export interface MigrateResult {
   /** Lint warnings of the files this run applied. */
   warnings: Array<LintDiagnostic>
   /**
+   * Migrations that gave up on a table lock held by other sessions and
+   * were rolled back and sent again (`tableLockRetries`), in order.
+   */
+  retries: Array<TableLockRetry>
+  /**
    * Set when no database was configured and the embedded PostgreSQL was
    * used: its data folder, e.g. `.stratum/pgdata`.
    */
@@ -180,6 +185,11 @@ export interface Options {
    */
   tableLockTimeoutMs?: number
   /**
+   * How many times a migration that gave up on a table lock is rolled
+   * back and sent again, each after a jittered backoff. Default 3.
+   */
+  tableLockRetries?: number
+  /**
    * How concurrent runs exclude each other. `session` (default): one
    * advisory lock for the whole run, on a direct connection. `transaction`:
    * a lock inside each migration's transaction, for connections through
@@ -246,16 +256,26 @@ export interface PlanResult {
   warnings: number
 }
 
-/** A migration starting or ending. */
+/** A migration starting, ending, or sent again. */
 export interface ProgressEvent {
-  /** `start` as the migration is sent to the server, `end` once it committed. */
-  event: 'start' | 'end'
+  /**
+   * `start` as the migration is sent to the server, `end` once it
+   * committed, `retry` when it gave up on a table lock held by other
+   * sessions, was rolled back, and will be sent again after `waitMs`.
+   */
+  event: 'start' | 'end' | 'retry'
   /** The number the file name starts with. */
   version: number
   /** The file name without `.sql`. */
   name: string
   /** Set on `end`. */
   durationMs?: number
+  /** Set on `retry`: 1 for the first retry. */
+  attempt?: number
+  /** Set on `retry`: the backoff before the migration is sent again. */
+  waitMs?: number
+  /** Set on `retry`: what PostgreSQL said when the migration gave up. */
+  reason?: string
 }
 
 /** A failed statement, as PostgreSQL reported it. */
@@ -303,4 +323,18 @@ export interface StatusReport {
   applied: number
   /** Set when the embedded PostgreSQL was used: its data folder. */
   embedded?: string
+}
+
+/** A migration sent again after it gave up waiting for a table lock. */
+export interface TableLockRetry {
+  /** The number the file name starts with. */
+  version: number
+  /** The file name without `.sql`. */
+  name: string
+  /** 1 for the first retry. */
+  attempt: number
+  /** The jittered backoff before it was sent again, in milliseconds. */
+  waitMs: number
+  /** What PostgreSQL said when it gave up. */
+  reason: string
 }

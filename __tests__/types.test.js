@@ -10,7 +10,7 @@ import {
 } from 'pg-stratum';
 import type {
   Options, MigrateResult, StatusReport, PlanResult, PendingMigration, LintReport, LintDiagnostic,
-  ProgressEvent, ResetResult, NewMigration, EmbeddedDatabase,
+  ProgressEvent, ResetResult, NewMigration, EmbeddedDatabase, TableLockRetry,
 } from 'pg-stratum';
 import { createTestDatabase, prepareTemplate, dropTemplates } from 'pg-stratum/testing';
 import type { TestDatabase, TestDatabaseOptions } from 'pg-stratum/testing';
@@ -29,12 +29,14 @@ export async function everyFunction(): Promise<unknown[]> {
     table: 'migrations',
     lockTimeoutMs: 60000,
     tableLockTimeoutMs: 5000,
+    tableLockRetries: 3,
     waitMs: 0,
     lockMode: 'session',
     onProgress: (event: ProgressEvent) => {
-      const kind: 'start' | 'end' = event.event;
+      const kind: 'start' | 'end' | 'retry' = event.event;
       const tookMs: number | undefined = event.durationMs;
-      seen.push(kind, event.version, event.name, tookMs);
+      const backoffMs: number | undefined = event.waitMs;
+      seen.push(kind, event.version, event.name, tookMs, event.attempt, backoffMs, event.reason);
     },
   };
   const dir: string = migrationsDir({ dir: 'migrations' });
@@ -44,6 +46,7 @@ export async function everyFunction(): Promise<unknown[]> {
   const modes: Array<'wrapped' | 'already-wrapped' | 'none'> = planned.pending.map((m) => m.transaction);
   const result: MigrateResult = await migrate(options);
   const versions: number[] = result.applied.map((m) => m.version);
+  const retried: TableLockRetry[] = result.retries;
   const report: StatusReport = await status(options);
   const states: Array<'applied' | 'pending' | 'changed' | 'missing'> = report.migrations.map((m) => m.state);
   const mermaid: string = await diagram({ databaseUrl: db.url, schema: 'public' });
@@ -56,7 +59,7 @@ export async function everyFunction(): Promise<unknown[]> {
   const embedded: EmbeddedDatabase = await dbStart();
   const stopped: boolean = await dbStop();
   seen.push(written.path, written.version, embedded.dataDir, (await dbStatus()).running, stopped, report.embedded);
-  seen.push(template, name, first, modes, versions, states, mermaid, severities, again, dropped.dropped, gone);
+  seen.push(template, name, first, modes, versions, retried, states, mermaid, severities, again, dropped.dropped, gone);
 
   // @ts-expect-error lockTimeoutMs is a number of milliseconds
   await migrate({ lockTimeoutMs: '5000' });

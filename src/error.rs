@@ -4,6 +4,8 @@
 use std::fmt;
 
 use stratum_core::lint::{Diagnostic, Severity};
+
+use crate::database::migrator::AppliedMigration;
 use stratum_core::{PlanError, SourceError};
 
 /// A PostgreSQL error raised while applying a migration, mapped to its file.
@@ -44,6 +46,12 @@ pub enum Error {
     Production { command: &'static str },
     /// A bug: a panic or an impossible state, caught before it reached Node.
     Internal(String),
+    /// A failure after migrations of the same run committed: they stay
+    /// applied, and the caller hears which.
+    AfterApplied {
+        applied: Vec<AppliedMigration>,
+        error: Box<Error>,
+    },
 }
 
 impl Error {
@@ -67,6 +75,7 @@ impl Error {
             Self::LockTimeout { .. } => "E_LOCK_TIMEOUT",
             Self::Production { .. } => "E_PRODUCTION",
             Self::Internal(_) => "E_INTERNAL",
+            Self::AfterApplied { error, .. } => error.code(),
         }
     }
 
@@ -86,6 +95,7 @@ impl Error {
             Self::Plan(plan) => plan.file(),
             Self::Sql(failure) => failure.file.as_deref(),
             Self::Lint(diagnostics) => first_error(diagnostics).map(|found| found.file.as_str()),
+            Self::AfterApplied { error, .. } => error.file(),
             _ => None,
         }
     }
@@ -97,6 +107,7 @@ impl Error {
             ) => Some(*line),
             Self::Sql(failure) => failure.line,
             Self::Lint(diagnostics) => first_error(diagnostics).map(|found| found.line),
+            Self::AfterApplied { error, .. } => error.line(),
             _ => None,
         }
     }
@@ -105,6 +116,7 @@ impl Error {
         match self {
             Self::Sql(failure) => failure.column,
             Self::Lint(diagnostics) => first_error(diagnostics).map(|found| found.column),
+            Self::AfterApplied { error, .. } => error.column(),
             _ => None,
         }
     }
@@ -112,7 +124,36 @@ impl Error {
     pub fn sql(&self) -> Option<&SqlFailure> {
         match self {
             Self::Sql(failure) => Some(failure),
+            Self::AfterApplied { error, .. } => error.sql(),
             _ => None,
+        }
+    }
+
+    /// The migrations of this run that committed before the failure.
+    pub fn applied_before(&self) -> &[AppliedMigration] {
+        match self {
+            Self::AfterApplied { applied, .. } => applied,
+            _ => &[],
+        }
+    }
+
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            Self::ConnectionLost(_) => true,
+            Self::AfterApplied { error, .. } => error.is_connection_lost(),
+            _ => false,
+        }
+    }
+
+    /// This error, carrying `applied` when the run committed any.
+    pub fn after(self, applied: Vec<AppliedMigration>) -> Self {
+        match self {
+            _ if applied.is_empty() => self,
+            Self::AfterApplied { error, .. } => Self::AfterApplied { applied, error },
+            error => Self::AfterApplied {
+                applied,
+                error: Box::new(error),
+            },
         }
     }
 
@@ -136,6 +177,10 @@ impl Error {
                 excerpt: mask_opt(failure.excerpt),
                 ..*failure
             })),
+            Self::AfterApplied { applied, error } => Self::AfterApplied {
+                applied,
+                error: Box::new(error.redact(Some(secret))),
+            },
             other => other,
         }
     }
@@ -201,6 +246,7 @@ impl fmt::Display for Error {
                 "another migration run held the migration lock for {waited_ms} ms; \
                  wait for it to finish, or raise lockTimeoutMs"
             ),
+            Self::AfterApplied { error, .. } => error.fmt(f),
             Self::Production { command } => write!(
                 f,
                 "refusing to run `{command}` with NODE_ENV=production: it drops every \

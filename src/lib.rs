@@ -47,6 +47,9 @@ pub struct Options {
     /// the app's own traffic before it gives up (`SET LOCAL lock_timeout`),
     /// in milliseconds; 0 waits forever. Default 5000.
     pub table_lock_timeout_ms: Option<f64>,
+    /// How many times a migration that gave up on a table lock is rolled
+    /// back and sent again, each after a jittered backoff. Default 3.
+    pub table_lock_retries: Option<f64>,
     /// How concurrent runs exclude each other. `session` (default): one
     /// advisory lock for the whole run, on a direct connection. `transaction`:
     /// a lock inside each migration's transaction, for connections through
@@ -74,11 +77,13 @@ pub struct Options {
     pub query: Option<js_transport::QueryCallback>,
 }
 
-/// A migration starting or ending.
+/// A migration starting, ending, or sent again.
 #[napi(object)]
 pub struct ProgressEvent {
-    /// `start` as the migration is sent to the server, `end` once it committed.
-    #[napi(ts_type = "'start' | 'end'")]
+    /// `start` as the migration is sent to the server, `end` once it
+    /// committed, `retry` when it gave up on a table lock held by other
+    /// sessions, was rolled back, and will be sent again after `waitMs`.
+    #[napi(ts_type = "'start' | 'end' | 'retry'")]
     pub event: String,
     /// The number the file name starts with.
     pub version: i64,
@@ -86,6 +91,12 @@ pub struct ProgressEvent {
     pub name: String,
     /// Set on `end`.
     pub duration_ms: Option<f64>,
+    /// Set on `retry`: 1 for the first retry.
+    pub attempt: Option<u32>,
+    /// Set on `retry`: the backoff before the migration is sent again.
+    pub wait_ms: Option<f64>,
+    /// Set on `retry`: what PostgreSQL said when the migration gave up.
+    pub reason: Option<String>,
 }
 
 /// A migration applied by this run.
@@ -189,10 +200,30 @@ pub struct MigrateResult {
     pub adopted: Vec<String>,
     /// Lint warnings of the files this run applied.
     pub warnings: Vec<LintDiagnostic>,
+    /// Migrations that gave up on a table lock held by other sessions and
+    /// were rolled back and sent again (`tableLockRetries`), in order.
+    pub retries: Vec<TableLockRetry>,
     /// Set when no database was configured and the embedded PostgreSQL was
     /// used: its data folder, e.g. `.stratum/pgdata`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embedded: Option<String>,
+}
+
+/// A migration sent again after it gave up waiting for a table lock.
+#[napi(object)]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableLockRetry {
+    /// The number the file name starts with.
+    pub version: i64,
+    /// The file name without `.sql`.
+    pub name: String,
+    /// 1 for the first retry.
+    pub attempt: u32,
+    /// The jittered backoff before it was sent again, in milliseconds.
+    pub wait_ms: f64,
+    /// What PostgreSQL said when it gave up.
+    pub reason: String,
 }
 
 /// One migration as `status` sees it.
@@ -470,6 +501,7 @@ fn read_options(value: &Unknown<'_>) -> error::Result<Request> {
             lock_timeout_ms: options.lock_timeout_ms,
             wait_ms: options.wait_ms,
             table_lock_timeout_ms: options.table_lock_timeout_ms,
+            table_lock_retries: options.table_lock_retries,
             lock_mode: options.lock_mode,
             force: options.force.unwrap_or(false),
             cwd: options.cwd,
@@ -488,6 +520,18 @@ fn progress_reporter(callback: Option<&ProgressCallback>) -> impl Fn(Progress<'_
                 version: migration.version,
                 name: migration.name.clone(),
                 duration_ms: None,
+                attempt: None,
+                wait_ms: None,
+                reason: None,
+            },
+            Progress::Retry { migration, retry } => ProgressEvent {
+                event: "retry".into(),
+                version: migration.version,
+                name: migration.name.clone(),
+                duration_ms: None,
+                attempt: Some(retry.attempt),
+                wait_ms: Some(retry.wait.as_secs_f64() * 1000.0),
+                reason: Some(retry.reason.clone()),
             },
             Progress::End {
                 migration,
@@ -497,6 +541,9 @@ fn progress_reporter(callback: Option<&ProgressCallback>) -> impl Fn(Progress<'_
                 version: migration.version,
                 name: migration.name.clone(),
                 duration_ms: Some(duration.as_secs_f64() * 1000.0),
+                attempt: None,
+                wait_ms: None,
+                reason: None,
             },
         };
         // A callback that throws must not take the process down: its error
@@ -597,6 +644,9 @@ fn js_error(_env: &Env, error: &error::Error) -> napi::Error {
     if let error::Error::Lint(diagnostics) = error {
         fields["diagnostics"] = serde_json::json!(diagnostics);
     }
+    if !error.applied_before().is_empty() {
+        fields["applied"] = serde_json::json!(applied_before(error));
+    }
     napi::Error::new(
         Status::GenericFailure,
         format!("{WASM_ERROR_MARKER}{fields}"),
@@ -628,6 +678,9 @@ fn js_error(env: &Env, error: &error::Error) -> napi::Error {
                 .collect();
             object.set_named_property("diagnostics", list)?;
         }
+        if !error.applied_before().is_empty() {
+            object.set_named_property("applied", applied_before(error))?;
+        }
         if let Some(failure) = error.sql() {
             let fields = [
                 ("pgCode", &failure.pg_code),
@@ -644,6 +697,16 @@ fn js_error(env: &Env, error: &error::Error) -> napi::Error {
         Ok(napi::Error::from(object.to_unknown()))
     };
     build().unwrap_or_else(|failure| failure)
+}
+
+/// The migrations a failed run committed before its failure.
+fn applied_before(error: &error::Error) -> Vec<Migration> {
+    error
+        .applied_before()
+        .iter()
+        .cloned()
+        .map(Migration::from)
+        .collect()
 }
 
 fn saturating_u32(value: usize) -> u32 {
@@ -747,6 +810,17 @@ impl From<migrator::MigrateReport> for MigrateResult {
                 .warnings
                 .into_iter()
                 .map(LintDiagnostic::from)
+                .collect(),
+            retries: report
+                .retries
+                .into_iter()
+                .map(|retry| TableLockRetry {
+                    version: retry.version,
+                    name: retry.name,
+                    attempt: retry.attempt,
+                    wait_ms: retry.wait.as_secs_f64() * 1000.0,
+                    reason: retry.reason,
+                })
                 .collect(),
             embedded: report.embedded,
         }

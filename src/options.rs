@@ -17,6 +17,7 @@ pub struct Options {
     pub lock_timeout_ms: Option<f64>,
     pub wait_ms: Option<f64>,
     pub table_lock_timeout_ms: Option<f64>,
+    pub table_lock_retries: Option<f64>,
     pub lock_mode: Option<String>,
     pub force: bool,
     /// The folder relative paths are resolved against; default the process's.
@@ -63,6 +64,8 @@ pub struct Settings {
     pub wait: Duration,
     /// How long a migration's statement may wait for a table lock; zero: no limit.
     pub table_lock_timeout: Duration,
+    /// How many times a migration that gave up on a table lock is sent again.
+    pub table_lock_retries: u32,
     pub lock_mode: LockMode,
     pub force: bool,
     pub production: bool,
@@ -72,6 +75,7 @@ pub struct Settings {
 
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_TABLE_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_TABLE_LOCK_RETRIES: u32 = 3;
 
 /// Reads one environment variable; a function so tests can pass their own.
 pub trait Environment {
@@ -122,6 +126,7 @@ impl Settings {
             wait: millis(options.wait_ms, "waitMs")?.unwrap_or(Duration::ZERO),
             table_lock_timeout: millis(options.table_lock_timeout_ms, "tableLockTimeoutMs")?
                 .unwrap_or(DEFAULT_TABLE_LOCK_TIMEOUT),
+            table_lock_retries: retries(options.table_lock_retries)?,
             lock_mode: match options.lock_mode.as_deref() {
                 None | Some("session") => LockMode::Session,
                 Some("transaction") => LockMode::Transaction,
@@ -160,6 +165,17 @@ fn millis(value: Option<f64>, option: &str) -> Result<Option<Duration>> {
         }
         Some(ms) => Err(Error::Config(format!(
             "{option} must be a whole number of milliseconds from 0 to {DAY_MS}, not {ms}"
+        ))),
+    }
+}
+
+fn retries(value: Option<f64>) -> Result<u32> {
+    const MOST: f64 = 100.0;
+    match value {
+        None => Ok(DEFAULT_TABLE_LOCK_RETRIES),
+        Some(count) if (0.0..=MOST).contains(&count) && count.fract() == 0.0 => Ok(count as u32),
+        Some(count) => Err(Error::Config(format!(
+            "tableLockRetries must be a whole number from 0 to {MOST}, not {count}"
         ))),
     }
 }

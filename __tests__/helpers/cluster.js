@@ -39,50 +39,31 @@ function makeCertificates(dir) {
 }
 
 /**
- * Starts a cluster that accepts only TLS connections: trust for every user
- * but `pwuser`, whose password is `right-password`.
+ * Starts a throw-away cluster on a free port with `settings` (lines of
+ * postgresql.conf, or a function of the cluster's folder that gives them) and
+ * `hba` (lines of pg_hba.conf); `prepare(dir)` runs first. Returns its port, folder, URL and stop().
  */
-async function startTlsCluster() {
+async function startCluster({ settings = [], hba = ['local all all trust', 'host all all 127.0.0.1/32 trust'], prepare } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratum-cluster-'));
   fs.chmodSync(dir, 0o755);
   const data = path.join(dir, 'data');
-  const certs = path.join(dir, 'certs');
-  fs.mkdirSync(certs);
-  makeCertificates(certs);
+  if (prepare) prepare(dir);
   if (process.getuid && process.getuid() === 0) execFileSync('chown', ['-R', 'postgres', dir]);
-  fs.chmodSync(path.join(certs, 'server.key'), 0o600);
   asServerUser(pgBin('initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync']);
   const port = await freePort();
   fs.appendFileSync(
     path.join(data, 'postgresql.conf'),
-    [
-      `port = ${port}`,
-      "listen_addresses = '127.0.0.1'",
-      `unix_socket_directories = '${dir}'`,
-      'ssl = on',
-      `ssl_cert_file = '${path.join(certs, 'server.crt')}'`,
-      `ssl_key_file = '${path.join(certs, 'server.key')}'`,
-      'fsync = off',
-      '',
-    ].join('\n'),
+    [`port = ${port}`, "listen_addresses = '127.0.0.1'", `unix_socket_directories = '${dir}'`, 'fsync = off', ...(typeof settings === 'function' ? settings(dir) : settings), ''].join('\n'),
   );
-  fs.writeFileSync(
-    path.join(data, 'pg_hba.conf'),
-    [
-      'local all all trust',
-      'hostssl all pwuser 127.0.0.1/32 scram-sha-256',
-      'hostssl all all 127.0.0.1/32 trust',
-      'hostnossl all all 127.0.0.1/32 reject',
-      '',
-    ].join('\n'),
-  );
+  fs.writeFileSync(path.join(data, 'pg_hba.conf'), [...hba, ''].join('\n'));
   asServerUser(pgBin('pg_ctl'), ['-D', data, '-l', path.join(dir, 'log'), '-w', 'start']);
-  asServerUser(pgBin('psql'), ['-h', dir, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-qc',
-    "CREATE ROLE pwuser LOGIN SUPERUSER PASSWORD 'right-password'"]);
   return {
     port,
-    ca: path.join(certs, 'ca.pem'),
-    otherCa: path.join(certs, 'other.pem'),
+    dir,
+    url: (database = 'postgres', user = 'postgres') => `postgres://${user}@127.0.0.1:${port}/${database}`,
+    psql(sql) {
+      return asServerUser(pgBin('psql'), ['-h', dir, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-qAtc', sql]).toString();
+    },
     stop() {
       try {
         asServerUser(pgBin('pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
@@ -93,4 +74,33 @@ async function startTlsCluster() {
   };
 }
 
-module.exports = { startTlsCluster };
+/**
+ * Starts a cluster that accepts only TLS connections: trust for every user
+ * but `pwuser`, whose password is `right-password`.
+ */
+async function startTlsCluster() {
+  let certs;
+  const cluster = await startCluster({
+    prepare(dir) {
+      certs = path.join(dir, 'certs');
+      fs.mkdirSync(certs);
+      makeCertificates(certs);
+      fs.chmodSync(path.join(certs, 'server.key'), 0o600);
+    },
+    settings: (dir) => [
+      'ssl = on',
+      `ssl_cert_file = '${path.join(dir, 'certs', 'server.crt')}'`,
+      `ssl_key_file = '${path.join(dir, 'certs', 'server.key')}'`,
+    ],
+    hba: [
+      'local all all trust',
+      'hostssl all pwuser 127.0.0.1/32 scram-sha-256',
+      'hostssl all all 127.0.0.1/32 trust',
+      'hostnossl all all 127.0.0.1/32 reject',
+    ],
+  });
+  cluster.psql("CREATE ROLE pwuser LOGIN SUPERUSER PASSWORD 'right-password'");
+  return { ...cluster, ca: path.join(certs, 'ca.pem'), otherCa: path.join(certs, 'other.pem') };
+}
+
+module.exports = { startCluster, startTlsCluster };

@@ -25,6 +25,8 @@ Options:
   --lock-timeout <ms>  how long to wait for another run's lock (default: 60000)
   --table-lock-timeout <ms>
                        how long a statement may wait for a table lock held by the app (default: 5000)
+  --table-lock-retries <n>
+                       how often a migration that gave up on a table lock is rolled back and sent again (default: 3)
   --lock-mode <mode>   session (default), or transaction behind PgBouncer's transaction pooling
   --wait <duration>    keep retrying a server that is not up yet, e.g. 30s, 500ms, 2m (default: 0)
   --force              let fresh and reset run with NODE_ENV=production
@@ -44,6 +46,7 @@ const OPTIONS = {
   table: { type: 'string' },
   'lock-timeout': { type: 'string' },
   'table-lock-timeout': { type: 'string' },
+  'table-lock-retries': { type: 'string' },
   'lock-mode': { type: 'string' },
   wait: { type: 'string' },
   force: { type: 'boolean' },
@@ -101,6 +104,7 @@ function parseArguments(argv) {
     table: values.table,
     lockTimeoutMs: milliseconds(values, 'lock-timeout'),
     tableLockTimeoutMs: milliseconds(values, 'table-lock-timeout'),
+    tableLockRetries: count(values, 'table-lock-retries'),
     lockMode: lockMode(values['lock-mode']),
     waitMs: duration(values, 'wait'),
     force: values.force,
@@ -122,6 +126,13 @@ function milliseconds(values, flag) {
   if (!Number.isInteger(value) || value < 0) {
     throw new UsageError(`--${flag} takes a whole number of milliseconds, not ${values[flag]}`);
   }
+  return value;
+}
+
+function count(values, flag) {
+  if (values[flag] === undefined) return undefined;
+  const value = Number(values[flag]);
+  if (!Number.isInteger(value) || value < 0) throw new UsageError(`--${flag} takes a whole number, not ${values[flag]}`);
   return value;
 }
 

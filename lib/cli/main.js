@@ -6,7 +6,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { USAGE, UsageError, parseArguments } = require('./args');
-const { palette } = require('./style');
+const { palette, duration } = require('./style');
 const render = require('./render');
 const { createProgress } = require('./progress');
 
@@ -29,14 +29,26 @@ async function expectedTotal(stratum, command, options) {
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
+/** Says on stderr that a migration gave up on a table lock and will be sent again. */
+function sayRetry(event, io) {
+  io.err.write(
+    `${io.errC.yellow('retry')}: ${event.name} gave up waiting for a table lock held by another session ` +
+      `and was rolled back; sending it again in ${duration(event.waitMs)} (retry ${event.attempt})\n`,
+  );
+}
+
 async function applyMigrations(stratum, request, io) {
   const { command, options, json, quiet } = request;
-  if (json || quiet) return stratum[command](options);
+  const onRetry = (event) => {
+    if (event.event === 'retry' && !quiet) sayRetry(event, io);
+  };
+  if (json || quiet) return stratum[command]({ ...options, onProgress: onRetry });
   const live = Boolean(io.out.isTTY);
   const total = live ? await expectedTotal(stratum, command, options) : undefined;
   const progress = createProgress({ out: io.out, c: io.c, live, total });
+  const onProgress = (event) => (event.event === 'retry' ? onRetry(event) : progress.onProgress(event));
   try {
-    const result = await stratum[command]({ ...options, onProgress: progress.onProgress });
+    const result = await stratum[command]({ ...options, onProgress });
     await nextTurn();
     progress.finish(result.applied);
     return result;

@@ -119,7 +119,7 @@ function error(failure, c) {
 /** The `{ "error": … }` document of `--json`. */
 function errorDocument(failure) {
   const document = { code: failure.code || 'E_INTERNAL', message: failure.message };
-  for (const key of ['file', 'line', 'column', 'pgCode', 'detail', 'hint', 'diagnostics']) {
+  for (const key of ['file', 'line', 'column', 'pgCode', 'detail', 'hint', 'diagnostics', 'applied']) {
     if (failure[key] !== undefined) document[key] = failure[key];
   }
   return document;

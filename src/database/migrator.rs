@@ -2,11 +2,13 @@
 //! table, plan, lock, apply each pending migration in its own transaction
 //! together with its tracking row, and drop everything for fresh and reset.
 
+use std::hash::{BuildHasher, RandomState};
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
+use stratum_core::batch::{Batch, Origin, Purpose};
 use stratum_core::lint::{Diagnostic, LintContext, Severity, TransactionMode, check};
-use stratum_core::position::{byte_offset_of_char, line_column_at_byte, line_text};
-use stratum_core::statements::split;
+use stratum_core::position::{line_column_at_byte, line_text};
 use stratum_core::{Migration, Plan, PlanError, State};
 
 use super::drop::{catalog_sql, drop_everything_sql};
@@ -26,9 +28,15 @@ pub enum Progress<'a> {
         migration: &'a Migration,
         duration: Duration,
     },
+    /// The migration gave up on a table lock, was rolled back, and is sent
+    /// again after `wait`.
+    Retry {
+        migration: &'a Migration,
+        retry: &'a TableLockRetry,
+    },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedMigration {
     pub version: i64,
     pub name: String,
@@ -53,9 +61,24 @@ pub struct DryRun {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// A migration sent again after it gave up waiting for a table lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableLockRetry {
+    pub version: i64,
+    pub name: String,
+    /// 1 for the first retry.
+    pub attempt: u32,
+    /// The backoff before it was sent again.
+    pub wait: Duration,
+    /// What PostgreSQL said when it gave up.
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MigrateReport {
     pub applied: Vec<AppliedMigration>,
+    /// Migrations that gave up on a table lock and were sent again.
+    pub retries: Vec<TableLockRetry>,
     pub already_applied: usize,
     /// Rows of the earlier runner that took their file's checksum in this run.
     pub adopted: Vec<String>,
@@ -126,8 +149,23 @@ enum Transaction {
     Outer,
 }
 
-/// How each file checked before a run must run, by file name.
-type Modes<'m> = std::collections::HashMap<&'m str, TransactionMode>;
+/// How a file checked before a run must run, and where its statements are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Shape {
+    mode: TransactionMode,
+    statements: Vec<Range<usize>>,
+}
+
+/// Each file checked before a run, by file name.
+type Shapes<'m> = std::collections::HashMap<&'m str, Shape>;
+
+/// Why a group of migrations stopped: the index in the group of the one
+/// that failed, and whether it gave up on a table lock (and may be retried).
+struct Stopped {
+    at: usize,
+    error: Error,
+    table_lock: bool,
+}
 
 pub struct Migrator<'a> {
     settings: &'a Settings,
@@ -242,7 +280,7 @@ impl<'a> Migrator<'a> {
                 version: file.version,
                 name: file.name.clone(),
                 file: display,
-                statements: checked.statements,
+                statements: checked.statements.len(),
                 transaction: checked.mode,
             });
             report.diagnostics.extend(checked.diagnostics);
@@ -255,13 +293,15 @@ impl<'a> Migrator<'a> {
     fn refuse_unlockable<'m>(
         &self,
         mut files: impl Iterator<Item = &'m Migration>,
-        modes: &Modes<'_>,
+        shapes: &Shapes<'_>,
     ) -> Result<()> {
         if self.settings.lock_mode != LockMode::Transaction {
             return Ok(());
         }
         let unlockable = files.find(|file| {
-            modes.get(file.file_name.as_str()) == Some(&TransactionMode::NoTransaction)
+            shapes
+                .get(file.file_name.as_str())
+                .is_some_and(|shape| shape.mode == TransactionMode::NoTransaction)
         });
         match unlockable {
             Some(file) => Err(Error::Config(format!(
@@ -280,14 +320,14 @@ impl<'a> Migrator<'a> {
         }
     }
 
-    /// Lints `files`: any error refuses the run; their transaction modes
-    /// and the warnings are returned. Each file is parsed once.
+    /// Lints `files`: any error refuses the run; their shapes and the
+    /// warnings are returned. Each file is parsed once.
     fn check_files<'m>(
         &self,
         files: impl Iterator<Item = &'m Migration>,
-    ) -> Result<(Modes<'m>, Vec<Diagnostic>)> {
+    ) -> Result<(Shapes<'m>, Vec<Diagnostic>)> {
         let context = self.lint_context();
-        let mut modes = Modes::new();
+        let mut shapes = Shapes::new();
         let mut diagnostics = Vec::new();
         for file in files {
             let checked = check(
@@ -295,7 +335,13 @@ impl<'a> Migrator<'a> {
                 &file.sql,
                 &context,
             );
-            modes.insert(&file.file_name, checked.mode);
+            shapes.insert(
+                &file.file_name,
+                Shape {
+                    mode: checked.mode,
+                    statements: checked.statements,
+                },
+            );
             diagnostics.extend(checked.diagnostics);
         }
         if diagnostics
@@ -304,13 +350,13 @@ impl<'a> Migrator<'a> {
         {
             return Err(Error::Lint(diagnostics));
         }
-        Ok((modes, diagnostics))
+        Ok((shapes, diagnostics))
     }
 
     async fn migrate_locked<E: Executor>(
         &self,
         executor: &mut E,
-        modes: &Modes<'_>,
+        shapes: &Shapes<'_>,
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<MigrateReport> {
         // Another run may have finished while this one waited for the lock.
@@ -336,7 +382,7 @@ impl<'a> Migrator<'a> {
         }
         let pending: Vec<&Migration> = plan.pending().collect();
         let run = self
-            .apply_all(executor, &pending, modes, Wrapping::Own, progress)
+            .apply_all(executor, &pending, shapes, Wrapping::Own, progress)
             .await?;
         Ok(MigrateReport {
             already_applied: plan.count(State::Applied) + run.already_applied,
@@ -362,31 +408,27 @@ impl<'a> Migrator<'a> {
     /// commit of the run waits for its WAL flush, which makes every earlier
     /// commit durable too. Runs of transactional files are pipelined: each
     /// message is sent before the previous one's answer arrives, and a
-    /// failure stops every later one (see `guarded_batch`).
+    /// failure stops every later one (see `batch`). A migration that gave up
+    /// on a table lock is rolled back and sent again, up to
+    /// `tableLockRetries` times.
     async fn apply_all<E: Executor>(
         &self,
         executor: &mut E,
         pending: &[&Migration],
-        checked: &Modes<'_>,
+        checked: &Shapes<'_>,
         wrapping: Wrapping,
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<MigrateReport> {
         // Every file was checked before the run; a file that was not would
         // be a bug, and is refused rather than run the wrong way.
-        let modes = pending
+        let shapes = pending
             .iter()
             .map(|file| {
-                checked
-                    .get(file.file_name.as_str())
-                    .copied()
-                    .ok_or_else(|| {
-                        Error::Internal(format!(
-                            "{} was not checked before the run",
-                            file.file_name
-                        ))
-                    })
+                checked.get(file.file_name.as_str()).ok_or_else(|| {
+                    Error::Internal(format!("{} was not checked before the run", file.file_name))
+                })
             })
-            .collect::<Result<Vec<TransactionMode>>>()?;
+            .collect::<Result<Vec<&Shape>>>()?;
         let transaction_of = |index: usize| match wrapping {
             Wrapping::Outer => Transaction::Outer,
             Wrapping::Own if index + 1 == pending.len() => Transaction::Own(Durability::Flush),
@@ -395,41 +437,43 @@ impl<'a> Migrator<'a> {
         // The transaction lock mode learns from each answer whether another
         // run got there first, so it waits for every answer.
         let pipelined = self.settings.lock_mode == LockMode::Session;
+        let no_transaction = |index: usize| shapes[index].mode == TransactionMode::NoTransaction;
         let mut report = MigrateReport::default();
         let mut index = 0;
+        // The file being retried, and how often it was.
+        let mut retried = (usize::MAX, 0);
         while index < pending.len() {
-            let group_end = if pipelined && modes[index] != TransactionMode::NoTransaction {
-                modes[index..]
-                    .iter()
-                    .position(|mode| *mode == TransactionMode::NoTransaction)
-                    .map_or(pending.len(), |offset| index + offset)
+            let group_end = if pipelined && !no_transaction(index) {
+                (index..pending.len())
+                    .find(|at| no_transaction(*at))
+                    .unwrap_or(pending.len())
             } else {
                 index + 1
             };
             let group = &pending[index..group_end];
-            let batches: Vec<Batch> = group
-                .iter()
-                .enumerate()
-                .map(|(offset, file)| {
-                    let previous =
-                        (offset > 0 && wrapping == Wrapping::Own).then(|| group[offset - 1]);
-                    self.guarded_batch(
-                        file,
-                        modes[index + offset],
-                        transaction_of(index + offset),
-                        previous,
-                    )
-                })
-                .collect();
-            let outcome = if modes[index] == TransactionMode::NoTransaction {
+            let outcome = if no_transaction(index) {
                 progress(Progress::Start {
                     migration: group[0],
                 });
                 let started = Instant::now();
-                self.apply_statements(executor, group[0]).await.map(|()| {
-                    report.record(group[0], started.elapsed(), progress);
-                })
+                self.apply_statements(executor, group[0], &shapes[index].statements)
+                    .await
+                    .map(|()| report.record(group[0], started.elapsed(), progress))
             } else {
+                let batches: Vec<Batch> = group
+                    .iter()
+                    .enumerate()
+                    .map(|(offset, file)| {
+                        let previous =
+                            (offset > 0 && wrapping == Wrapping::Own).then(|| group[offset - 1]);
+                        self.batch(
+                            file,
+                            shapes[index + offset],
+                            transaction_of(index + offset),
+                            previous,
+                        )
+                    })
+                    .collect();
                 self.apply_batches(
                     executor,
                     group,
@@ -440,13 +484,40 @@ impl<'a> Migrator<'a> {
                 )
                 .await
             };
-            if let Err(error) = outcome {
-                if !report.applied.is_empty() && wrapping == Wrapping::Own {
-                    self.flush(executor).await;
+            let Err(stopped) = outcome else {
+                index = group_end;
+                continue;
+            };
+            let failed = index + stopped.at;
+            let mut error = stopped.error;
+            if stopped.table_lock && wrapping == Wrapping::Own {
+                if retried.0 != failed {
+                    retried = (failed, 0);
                 }
-                return Err(error);
+                if retried.1 < self.settings.table_lock_retries {
+                    retried.1 += 1;
+                    let retry = TableLockRetry {
+                        version: pending[failed].version,
+                        name: pending[failed].name.clone(),
+                        attempt: retried.1,
+                        wait: table_lock_backoff(retried.1),
+                        reason: error.to_string(),
+                    };
+                    progress(Progress::Retry {
+                        migration: pending[failed],
+                        retry: &retry,
+                    });
+                    tokio::time::sleep(retry.wait).await;
+                    report.retries.push(retry);
+                    index = failed;
+                    continue;
+                }
+                self.name_lock_holders(executor, &mut error).await;
             }
-            index = group_end;
+            if let (Some(last), Wrapping::Own) = (report.applied.last(), wrapping) {
+                self.flush(executor, &last.name).await;
+            }
+            return Err(error.after(report.applied));
         }
         Ok(report)
     }
@@ -461,8 +532,8 @@ impl<'a> Migrator<'a> {
         transaction: Transaction,
         progress: &(dyn Fn(Progress<'_>) + Sync),
         report: &mut MigrateReport,
-    ) -> Result<()> {
-        let sqls: Vec<&str> = batches.iter().map(|batch| batch.sql.as_str()).collect();
+    ) -> Result<(), Stopped> {
+        let sqls: Vec<&str> = batches.iter().map(Batch::sql).collect();
         progress(Progress::Start {
             migration: group[0],
         });
@@ -481,109 +552,109 @@ impl<'a> Migrator<'a> {
             // The failed statement left the transaction aborted; end it.
             let _ = executor.execute("ROLLBACK").await;
         }
+        let origin = batches[failed].failed_statement(error.statements_completed);
         // In the transaction lock mode a claim that failed on the unique
         // name means another run applied the file: not a failure.
         let claim_taken = self.settings.lock_mode == LockMode::Transaction
             && error.sqlstate.as_deref() == Some(UNIQUE_VIOLATION)
-            && error.statements_completed + 1 == batches[failed].ours_before;
+            && origin == Some(Origin::Own(Purpose::Claim));
         if claim_taken {
             report.already_applied += 1;
             return Ok(());
         }
-        Err(self
-            .failure(
-                executor,
-                error,
-                group[failed],
-                &batches[failed],
-                transaction,
-            )
-            .await)
+        let lock_wait = error.sqlstate.as_deref() == Some(LOCK_NOT_AVAILABLE);
+        // A wait for another run's lock that ran out (transaction lock mode).
+        if lock_wait && origin == Some(Origin::Own(Purpose::Lock)) {
+            return Err(Stopped {
+                at: failed,
+                error: self.lock_timeout(),
+                table_lock: false,
+            });
+        }
+        Err(Stopped {
+            at: failed,
+            table_lock: lock_wait && matches!(origin, Some(Origin::File { .. })),
+            error: self.migration_error(error, group[failed], &batches[failed], None),
+        })
     }
 
-    /// The batch of one file: its transaction, its text and its tracking row.
-    /// When the previous file's batch was sent ahead of its answer, this one
+    /// The message of one file: its transaction, its text and its tracking
+    /// row, so the row is written if and only if the file's work is. When
+    /// the previous file's message was sent ahead of its answer, this one
     /// first checks that the previous one committed: should that one have
     /// failed at its COMMIT (a deferred constraint), this one fails too.
-    fn guarded_batch(
-        &self,
-        migration: &Migration,
-        mode: TransactionMode,
-        transaction: Transaction,
-        previous: Option<&Migration>,
-    ) -> Batch {
-        let mut batch = self.batch(migration, mode, transaction);
-        if let (Some(previous), Transaction::Own(_)) = (previous, transaction) {
-            let guard = format!("{}\n", self.tracking.committed_sql(previous));
-            batch.file_chars_at += guard.chars().count();
-            batch.ours_before += 1;
-            batch.sql.insert_str(0, &guard);
-        }
-        batch
-    }
-
-    /// One migration's message: the file and its tracking row, inside one
-    /// transaction, so the row is written if and only if the file's work is.
     fn batch(
         &self,
         migration: &Migration,
-        mode: TransactionMode,
+        shape: &Shape,
         transaction: Transaction,
+        previous: Option<&Migration>,
     ) -> Batch {
-        let insert = self.tracking.insert_sql(migration);
         let sql = migration.sql.as_str();
-        match (mode, transaction) {
+        let spans = &shape.statements;
+        let mut batch = Batch::new();
+        if let (Some(previous), Transaction::Own(_)) = (previous, transaction) {
+            batch.own(
+                Purpose::PreviousCommitted,
+                &self.tracking.committed_sql(previous),
+            );
+        }
+        let insert = self.tracking.insert_sql(migration);
+        match (shape.mode, transaction) {
             // Through a transaction pooler: lock, then claim the tracking row
             // before the file runs; a claim that fails means another run
             // applied it while this one waited.
-            (_, Transaction::Own(durability))
+            (mode, Transaction::Own(durability))
                 if self.settings.lock_mode == LockMode::Transaction =>
             {
-                let (body_start, body_end, skipped) = match mode {
+                let body = match mode {
                     TransactionMode::AlreadyWrapped {
                         body_start,
                         commit_start,
-                    } => (body_start, commit_start, 1),
-                    _ => (0, sql.len(), 0),
+                    } => body_start..commit_start,
+                    _ => 0..sql.len(),
                 };
-                Batch {
-                    skipped,
-                    ..Batch::around(
-                        format!(
-                            "{}{}\n",
-                            self.begin_sql(durability),
-                            self.tracking.claim_sql(migration)
-                        ),
-                        &sql[body_start..body_end],
-                        body_start,
-                        format!(
-                            "\n;\n{}\nCOMMIT;",
-                            self.tracking.record_duration_sql(migration)
-                        ),
+                self.begin(&mut batch, durability);
+                batch
+                    .own(Purpose::Claim, &self.tracking.claim_sql(migration))
+                    .file(sql, body, spans)
+                    .own(
+                        Purpose::Record,
+                        &self.tracking.record_duration_sql(migration),
                     )
-                }
+                    .own(Purpose::Commit, "COMMIT");
             }
             (
                 TransactionMode::Wrapped | TransactionMode::NoTransaction,
                 Transaction::Own(durability),
-            ) => Batch::around(
-                self.begin_sql(durability),
-                sql,
-                0,
-                format!("\n;\n{insert}\nCOMMIT;"),
-            ),
+            ) => {
+                self.begin(&mut batch, durability);
+                batch
+                    .file(sql, 0..sql.len(), spans)
+                    .own(Purpose::Record, &insert)
+                    .own(Purpose::Commit, "COMMIT");
+            }
             (TransactionMode::Wrapped | TransactionMode::NoTransaction, Transaction::Outer) => {
-                Batch::around(String::new(), sql, 0, format!("\n;\n{insert}"))
+                batch
+                    .file(sql, 0..sql.len(), spans)
+                    .own(Purpose::Record, &insert);
             }
             // The file's own BEGIN … COMMIT is honoured, not doubled: the
-            // tracking row goes in just before its COMMIT.
-            (TransactionMode::AlreadyWrapped { commit_start, .. }, Transaction::Own(_)) => {
-                Batch::around(
-                    String::new(),
-                    &sql[..commit_start],
-                    0,
-                    format!("\n;\n{insert}\n{}", &sql[commit_start..]),
-                )
+            // settings go in just after its BEGIN, the tracking row just
+            // before its COMMIT.
+            (
+                TransactionMode::AlreadyWrapped {
+                    body_start,
+                    commit_start,
+                },
+                Transaction::Own(durability),
+            ) => {
+                batch.file(sql, 0..body_start, spans);
+                self.settings_sql(&mut batch, durability);
+                batch
+                    .file(sql, body_start..commit_start, spans)
+                    .own(Purpose::Record, &insert)
+                    .file(sql, commit_start..sql.len(), spans);
             }
             // Inside fresh's transaction the wrapper itself is left out.
             (
@@ -592,107 +663,127 @@ impl<'a> Migrator<'a> {
                     commit_start,
                 },
                 Transaction::Outer,
-            ) => Batch {
-                skipped: 1,
-                ..Batch::around(
-                    String::new(),
-                    &sql[body_start..commit_start],
-                    body_start,
-                    format!("\n;\n{insert}"),
-                )
-            },
+            ) => {
+                batch
+                    .file(sql, body_start..commit_start, spans)
+                    .own(Purpose::Record, &insert);
+            }
         }
-    }
-
-    /// What a failed batch means: a wait for another run's lock that ran
-    /// out (transaction lock mode), or an error pinned to the file.
-    async fn failure<E: Executor>(
-        &self,
-        executor: &mut E,
-        error: ExecError,
-        migration: &Migration,
-        batch: &Batch,
-        transaction: Transaction,
-    ) -> Error {
-        let waited_for_lock = error.sqlstate.as_deref() == Some(LOCK_NOT_AVAILABLE);
-        if waited_for_lock
-            && self.settings.lock_mode == LockMode::Transaction
-            && error.statements_completed + 2 == batch.ours_before
-        {
-            return Error::LockTimeout {
-                waited_ms: u64::try_from(self.settings.lock_timeout.as_millis())
-                    .unwrap_or(u64::MAX),
-            };
-        }
-        let mut failure = self.migration_error(error, migration, batch);
-        if waited_for_lock && transaction != Transaction::Outer {
-            self.name_lock_holders(executor, &mut failure).await;
-        }
-        failure
+        batch
     }
 
     /// A `-- stratum:no-transaction` file: each statement on its own (VACUUM
     /// and CONCURRENTLY refuse even a multi-statement message), then the
-    /// tracking row once the last one succeeded.
+    /// tracking row once the last one succeeded. With no transaction to set
+    /// it in, the table-lock bound is the session's for the file's length.
     async fn apply_statements<E: Executor>(
         &self,
         executor: &mut E,
         migration: &Migration,
-    ) -> Result<()> {
-        let statements = split(&migration.sql);
-        for (index, statement) in statements.iter().enumerate() {
-            let Err(error) = executor.execute(statement.text).await else {
+        statements: &[Range<usize>],
+    ) -> Result<(), Stopped> {
+        let stopped = |error: Error, table_lock: bool| Stopped {
+            at: 0,
+            error,
+            table_lock,
+        };
+        let restore = self
+            .bound_session_lock_wait(executor)
+            .await
+            .map_err(|error| stopped(error, false))?;
+        let mut outcome = Ok(());
+        for (index, span) in statements.iter().enumerate() {
+            let mut batch = Batch::new();
+            batch.file(&migration.sql, span.clone(), statements);
+            let Err(error) = executor.execute(batch.sql()).await else {
                 continue;
             };
-            let batch = Batch {
-                skipped: index,
-                ..Batch::around(
-                    String::new(),
-                    statement.text,
-                    statement.start,
-                    String::new(),
-                )
-            };
-            let mut failure = self.migration_error(error, migration, &batch);
-            if let Error::Sql(failure) = &mut failure {
-                failure.message = format!(
-                    "{} (statement {} of {}; the {index} before it are committed: this file \
-                     runs without a transaction. Its statements are idempotent, so fix this \
-                     one and run again)",
-                    failure.message,
-                    index + 1,
-                    statements.len()
-                );
-            }
-            return Err(failure);
+            let table_lock = error.sqlstate.as_deref() == Some(LOCK_NOT_AVAILABLE);
+            let note = format!(
+                "statement {} of {}; the {index} before it are committed: this file runs \
+                 without a transaction. Its statements are idempotent, so fix this one and \
+                 run again",
+                index + 1,
+                statements.len()
+            );
+            outcome = Err(stopped(
+                self.migration_error(error, migration, &batch, Some(&note)),
+                table_lock,
+            ));
+            break;
         }
+        if let Some(restore) = restore {
+            let restored = self.run_own(executor, &restore).await;
+            if outcome.is_ok() {
+                outcome = restored.map_err(|error| stopped(error, false));
+            }
+        }
+        outcome?;
         self.run_own(executor, &self.tracking.insert_sql(migration))
             .await
+            .map_err(|error| stopped(error, false))
     }
 
-    /// BEGIN, and the settings every migration's transaction runs with: how
-    /// long a statement may queue behind the app's own table locks (and so
-    /// queue the app's other queries behind itself), and the commit's durability.
-    fn begin_sql(&self, durability: Durability) -> String {
-        let mut sql = String::from("BEGIN;");
+    /// Sets the session's `lock_timeout` to the table-lock bound and returns
+    /// the statement that puts the earlier value back; `None` when unbounded.
+    async fn bound_session_lock_wait<E: Executor>(
+        &self,
+        executor: &mut E,
+    ) -> Result<Option<String>> {
+        let wait = self.settings.table_lock_timeout.as_millis();
+        if wait == 0 {
+            return Ok(None);
+        }
+        let rows = executor
+            .query(&format!(
+                "SELECT current_setting('lock_timeout'), set_config('lock_timeout', '{wait}', false)"
+            ))
+            .await
+            .map_err(|error| self.tracking.error(error))?;
+        let earlier = rows
+            .first()
+            .and_then(|row| row.first().cloned().flatten())
+            .unwrap_or_else(|| "0".into());
+        Ok(Some(format!(
+            "SELECT set_config('lock_timeout', {}, false)",
+            super::sql::literal(&earlier)
+        )))
+    }
+
+    /// BEGIN, the migration lock in the transaction lock mode, and the
+    /// settings the migration runs with.
+    fn begin(&self, batch: &mut Batch, durability: Durability) {
+        batch.own(Purpose::Begin, "BEGIN");
         if self.settings.lock_mode == LockMode::Transaction {
             // The wait for another run is bounded by lockTimeoutMs, then the
             // statements go back to the table-lock bound.
-            sql.push_str(&format!(
-                " SET LOCAL lock_timeout = {}; {};",
-                self.settings.lock_timeout.as_millis().max(1),
-                self.lock.transaction_sql()
-            ));
+            batch
+                .own(
+                    Purpose::Setting,
+                    &format!(
+                        "SET LOCAL lock_timeout = {}",
+                        self.settings.lock_timeout.as_millis().max(1)
+                    ),
+                )
+                .own(Purpose::Lock, &self.lock.transaction_sql());
         }
+        self.settings_sql(batch, durability);
+    }
+
+    /// The settings every migration's transaction runs with: how long a
+    /// statement may queue behind the app's own table locks (and so queue
+    /// the app's other queries behind itself), and the commit's durability.
+    fn settings_sql(&self, batch: &mut Batch, durability: Durability) {
         let wait = self.settings.table_lock_timeout.as_millis();
         if wait > 0 || self.settings.lock_mode == LockMode::Transaction {
-            sql.push_str(&format!(" SET LOCAL lock_timeout = {wait};"));
+            batch.own(
+                Purpose::Setting,
+                &format!("SET LOCAL lock_timeout = {wait}"),
+            );
         }
         if durability == Durability::Deferred {
-            sql.push_str(" SET LOCAL synchronous_commit = off;");
+            batch.own(Purpose::Setting, "SET LOCAL synchronous_commit = off");
         }
-        sql.push('\n');
-        sql
     }
 
     /// Adds to a lock-timeout failure who holds table locks right now, so the
@@ -732,11 +823,18 @@ impl<'a> Migrator<'a> {
     }
 
     /// Makes the run's deferred commits durable before it reports a failure:
-    /// a commit that writes WAL waits for the flush of all WAL before it.
-    async fn flush<E: Executor>(&self, executor: &mut E) {
+    /// a synchronous commit that wrote WAL waits for the flush of all WAL
+    /// before it. It must write some: a transaction that only takes an XID
+    /// commits asynchronously, so it rewrites the last applied row as it is.
+    async fn flush<E: Executor>(&self, executor: &mut E, last_applied: &str) {
         // Best effort: if this fails the connection is gone, and the server
         // flushes deferred commits within a few hundred milliseconds anyway.
-        let _ = executor.execute("SELECT txid_current()").await;
+        let _ = executor
+            .execute(&format!(
+                "BEGIN; SET LOCAL synchronous_commit = on; {} COMMIT;",
+                self.tracking.rewrite_sql(last_applied)
+            ))
+            .await;
     }
 
     /// Drops every object in the schema, the tracking table included, in one
@@ -766,7 +864,7 @@ impl<'a> Migrator<'a> {
         // the drop is atomic, and the files apply as `migrate` applies them.
         let atomic = modes
             .values()
-            .all(|mode| *mode != TransactionMode::NoTransaction);
+            .all(|shape| shape.mode != TransactionMode::NoTransaction);
         let report = self
             .with_lock(executor, async |executor: &mut E| {
                 let applied_inside = self
@@ -812,19 +910,41 @@ impl<'a> Migrator<'a> {
         executor: &mut E,
         work: impl AsyncFnOnce(&mut E) -> Result<T>,
     ) -> Result<T> {
-        self.run_own(executor, &self.begin_sql(Durability::Flush))
-            .await?;
+        let mut begin = Batch::new();
+        self.begin(&mut begin, Durability::Flush);
+        if let Err(error) = executor.execute(begin.sql()).await {
+            let _ = executor.execute("ROLLBACK").await;
+            return Err(self.own_failure(error, &begin));
+        }
         match work(executor).await {
             Ok(value) => {
                 self.run_own(executor, "COMMIT").await?;
                 Ok(value)
             }
             Err(error) => {
-                if !matches!(error, Error::ConnectionLost(_)) {
+                if !error.is_connection_lost() {
                     let _ = executor.execute("ROLLBACK").await;
                 }
                 Err(error)
             }
+        }
+    }
+
+    /// A failure of a message of stratum's own: a wait for another run's
+    /// lock that ran out (transaction lock mode), or an error on the table.
+    fn own_failure(&self, error: ExecError, batch: &Batch) -> Error {
+        let origin = batch.failed_statement(error.statements_completed);
+        if error.sqlstate.as_deref() == Some(LOCK_NOT_AVAILABLE)
+            && origin == Some(Origin::Own(Purpose::Lock))
+        {
+            return self.lock_timeout();
+        }
+        self.tracking.error(error)
+    }
+
+    fn lock_timeout(&self) -> Error {
+        Error::LockTimeout {
+            waited_ms: u64::try_from(self.settings.lock_timeout.as_millis()).unwrap_or(u64::MAX),
         }
     }
 
@@ -855,7 +975,7 @@ impl<'a> Migrator<'a> {
                 LockError::Exec(error) => self.tracking.error(error),
             })?;
         let outcome = work(executor).await;
-        if !matches!(outcome, Err(Error::ConnectionLost(_))) {
+        if !outcome.as_ref().is_err_and(Error::is_connection_lost) {
             // Closing the connection releases the lock too, so a failed
             // unlock changes nothing the caller needs to hear about.
             let _ = self.lock.release(executor).await;
@@ -891,31 +1011,36 @@ impl<'a> Migrator<'a> {
         self.tracking.read_state(executor, Detail::Plan).await
     }
 
-    /// A failure inside a migration, pinned to its file, line and column.
-    fn migration_error(&self, error: ExecError, migration: &Migration, batch: &Batch) -> Error {
+    /// A failure inside a migration's message, pinned to its file, line and
+    /// column when a statement of the file failed, or to the statement of
+    /// stratum's own that did. `note` is added to the message.
+    fn migration_error(
+        &self,
+        error: ExecError,
+        migration: &Migration,
+        batch: &Batch,
+        note: Option<&str>,
+    ) -> Error {
+        let file = self.settings.display_path(&migration.file_name);
         if error.kind == ExecErrorKind::ConnectionLost {
-            return Error::ConnectionLost(format!(
-                "{} while applying {}",
-                error.message,
-                self.settings.display_path(&migration.file_name)
-            ));
+            return Error::ConnectionLost(format!("{} while applying {file}", error.message));
         }
         // PostgreSQL's position when it gives one; else the start of the
         // statement that failed, told by how many statements completed.
-        let embedded = &migration.sql[batch.file_base..];
-        let offset = error
+        let located = error
             .position
             .and_then(|position| usize::try_from(position).ok())
-            .and_then(|position| position.checked_sub(1 + batch.file_chars_at))
-            .map(|chars| batch.file_base + byte_offset_of_char(embedded, chars))
-            .filter(|offset| *offset < migration.sql.len())
-            .or_else(|| {
-                let index =
-                    error.statements_completed.checked_sub(batch.ours_before)? + batch.skipped;
-                split(&migration.sql)
-                    .get(index)
-                    .map(|statement| statement.start)
-            });
+            .and_then(|position| batch.locate(position));
+        let origin = located
+            .map(|located| located.origin)
+            .or_else(|| batch.failed_statement(error.statements_completed));
+        let offset = located
+            .and_then(|located| located.file_offset)
+            .or(match origin {
+                Some(Origin::File { start, .. }) => Some(start),
+                _ => None,
+            })
+            .filter(|offset| *offset < migration.sql.len());
         let at = offset.map(|offset| line_column_at_byte(&migration.sql, offset));
         let excerpt = at.map(|at| {
             let source = line_text(&migration.sql, at.line);
@@ -929,44 +1054,51 @@ impl<'a> Migrator<'a> {
                 .and_then(common_hint)
                 .map(str::to_owned)
         });
+        let mut message = error.message;
+        if let Some(Origin::Own(purpose)) = origin {
+            message = format!("{message} ({})", self.own_statement(purpose));
+        }
+        if let Some(note) = note {
+            message = format!("{message} ({note})");
+        }
         Error::Sql(Box::new(SqlFailure {
-            file: Some(self.settings.display_path(&migration.file_name)),
+            file: Some(file),
             line: at.map(|at| at.line),
             column: at.map(|at| at.column),
             pg_code: error.sqlstate,
-            message: error.message,
+            message,
             detail: error.detail,
             hint,
             excerpt,
         }))
     }
-}
 
-/// One message to the server, and where the file's text sits in it, so
-/// PostgreSQL's positions and statement counts map back to the file.
-struct Batch {
-    sql: String,
-    /// Characters of stratum's own SQL before the file's text.
-    file_chars_at: usize,
-    /// The byte offset in the file where the embedded text starts.
-    file_base: usize,
-    /// Statements of stratum's own before the file's.
-    ours_before: usize,
-    /// The file's statements before `file_base`, not sent.
-    skipped: usize,
-}
-
-impl Batch {
-    /// `prefix`, then `text` (the file from byte `file_base`), then `suffix`.
-    fn around(prefix: String, text: &str, file_base: usize, suffix: String) -> Self {
-        Self {
-            file_chars_at: prefix.chars().count(),
-            ours_before: prefix.matches(';').count(),
-            sql: format!("{prefix}{text}{suffix}"),
-            file_base,
-            skipped: 0,
+    /// Where a failure in one of stratum's own statements happened, as the
+    /// user can act on it.
+    fn own_statement(&self, purpose: Purpose) -> String {
+        let table = self.tracking.qualified();
+        match purpose {
+            Purpose::Record | Purpose::Claim => {
+                format!("while recording the migration in the tracking table {table}")
+            }
+            Purpose::Commit => "at COMMIT: a deferred constraint or trigger of the file".into(),
+            Purpose::PreviousCommitted => {
+                format!("while checking that the migration before it is in {table}")
+            }
+            Purpose::Begin | Purpose::Setting | Purpose::Lock => {
+                "while opening the migration's transaction".into()
+            }
         }
     }
+}
+
+/// The backoff before the `attempt`-th retry of a migration that gave up on
+/// a table lock: 250 ms doubling, plus up to half again of jitter, so racing
+/// deploys spread out.
+fn table_lock_backoff(attempt: u32) -> Duration {
+    let base = 250u64 << attempt.saturating_sub(1).min(6);
+    let jitter = RandomState::new().hash_one(attempt) % (base / 2 + 1);
+    Duration::from_millis(base + jitter)
 }
 
 /// SQLSTATE of a duplicate key.

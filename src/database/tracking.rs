@@ -204,6 +204,16 @@ impl Tracking {
         )
     }
 
+    /// Writes `name`'s row again as it is: a change that makes its
+    /// transaction write WAL, for a commit that must flush.
+    pub fn rewrite_sql(&self, name: &str) -> String {
+        format!(
+            "UPDATE {} SET duration_ms = duration_ms WHERE name = {};",
+            self.qualified,
+            literal(name)
+        )
+    }
+
     /// The row that marks `migration` applied. Its duration is the server's
     /// own time since the message arrived, so it can share that message.
     pub fn insert_sql(&self, migration: &Migration) -> String {
