@@ -129,6 +129,38 @@ function queryThrough(client) {
   };
 }
 
+/**
+ * Whether `client` is a pool rather than one connection: a `pg.Pool`, or
+ * anything with a pool's public face (`connect()` checking a client out,
+ * `totalCount`, `idleCount`). Each query of a pool may run on another
+ * connection, so a run never goes through one directly.
+ */
+function isPool(client) {
+  const pg = loadPg();
+  if (pg && pg.Pool && client instanceof pg.Pool) return true;
+  return (
+    typeof client.connect === 'function' &&
+    typeof client.totalCount === 'number' &&
+    typeof client.idleCount === 'number'
+  );
+}
+
+/** A client checked out of `pool`, with the error of a failed checkout as E_CONNECT. */
+async function checkOut(pool) {
+  let client;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw Object.assign(new Error(`cannot connect to PostgreSQL: ${error.message}`), { code: 'E_CONNECT' });
+  }
+  if (!client || typeof client.release !== 'function') {
+    throw Object.assign(new Error('the pool passed as client gave no client with release() from connect()'), {
+      code: 'E_CONFIG',
+    });
+  }
+  return client;
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -179,4 +211,4 @@ async function connect(options) {
   }
 }
 
-module.exports = { queryThrough, connect };
+module.exports = { queryThrough, connect, isPool, checkOut };
