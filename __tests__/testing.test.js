@@ -150,7 +150,7 @@ test('without STRATUM_TEST_ADMIN_URL the admin connection is DATABASE_URL\'s ser
   const script = `
     require('pg-stratum/testing').createTestDatabase({ dir: ${JSON.stringify(dir)}, prefix: ${JSON.stringify(prefix)} })
       .then((db) => process.stdout.write(JSON.stringify({ name: db.name, url: db.url })));`;
-  const child = spawnSync(process.execPath, ['-e', script], {
+  const child = spawnSync(process.execPath, ['--no-warnings', '-e', script], {
     cwd: ROOT,
     env: { ...process.env, STRATUM_TEST_ADMIN_URL: '', DATABASE_URL: appUrl.toString() },
     encoding: 'utf8',
@@ -161,7 +161,7 @@ test('without STRATUM_TEST_ADMIN_URL the admin connection is DATABASE_URL\'s ser
   expect(new URL(db.url).pathname).toBe(`/${db.name}`);
   expect(await query(db.url, 'SELECT count(*)::int AS n FROM accounts')).toEqual([{ n: 1 }]);
 
-  const notUrl = spawnSync(process.execPath, ['-e', script], {
+  const notUrl = spawnSync(process.execPath, ['--no-warnings', '-e', script], {
     cwd: ROOT,
     env: { ...process.env, STRATUM_TEST_ADMIN_URL: '', DATABASE_URL: 'host=localhost dbname=app' },
     encoding: 'utf8',
