@@ -207,8 +207,11 @@ export interface Options {
   onProgress?: (event: ProgressEvent) => void
   /**
    * The app's own connection instead of one stratum opens: a connected
-   * `pg.Client` (or anything with its `query`). Useful behind poolers, and
-   * how the WebAssembly build reaches the database.
+   * `pg.Client` (or anything with its `query`), or a `pg.Pool` (anything
+   * with `connect()`, `totalCount` and `idleCount`), from which one client
+   * is checked out for the whole run, so a transaction never spans two
+   * sessions, and released after it; after a failure the pool destroys it.
+   * Useful behind poolers, and how the WebAssembly build reaches the database.
    */
   client?: { query: (...args: any[]) => any }
   /**

@@ -3,8 +3,10 @@ export interface TestDatabaseOptions {
   /**
    * URL of a maintenance database on the server, for a role that may create
    * databases. Default: `STRATUM_TEST_ADMIN_URL`, else `DATABASE_URL` with
-   * its database replaced by `postgres`, else
-   * `postgres://postgres@127.0.0.1:5432/postgres`.
+   * its database replaced by `postgres`, else the server of libpq's `PGHOST`
+   * (or `PGHOSTADDR`), `PGPORT`, `PGUSER`, `PGPASSWORD` with libpq's defaults
+   * for those not set, database `postgres` (`PGDATABASE`, like `DATABASE_URL`'s
+   * database, is the app's), else `postgres://postgres@127.0.0.1:5432/postgres`.
    */
   adminUrl?: string
   /**

@@ -6,7 +6,9 @@
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const stratum = require('./index.js');
+// The package's entry, not the bare addon: on the WebAssembly build the
+// entry is what opens the connection the engine cannot open itself.
+const stratum = require('./lib/entry.js');
 
 const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const DEFAULT_PREFIX = 'stratum_test';
@@ -25,17 +27,52 @@ function loadPg() {
   }
 }
 
-/** The maintenance database of STRATUM_TEST_ADMIN_URL, else of DATABASE_URL, else the local server's. */
+/** Variables that say where libpq connects; PGPASSWORD alone says nothing of where. */
+const LIBPQ_PLACE = ['PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGUSER', 'PGDATABASE'];
+/** Where the server's unix socket lives on the common distributions, as the engine looks. */
+const SOCKET_DIRS = ['/var/run/postgresql', '/tmp'];
+
+const configError = (message) => Object.assign(new Error(message), { code: 'E_CONFIG' });
+
+/**
+ * The maintenance database of the server the PG* variables point at, as a
+ * URL, with libpq's defaults for what they leave out (the local socket, port
+ * 5432, the OS user), as the engine resolves them; undefined when none says
+ * where. Like DATABASE_URL's, PGDATABASE names the app's database, so the
+ * maintenance database `postgres` stands in for it.
+ */
+function libpqAdminUrl(env) {
+  // An empty variable counts as unset, as everywhere in stratum.
+  const get = (name) => (env[name] ? env[name] : undefined);
+  if (!LIBPQ_PLACE.some(get)) return undefined;
+  const port = get('PGPORT') || '5432';
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) throw configError(`PGPORT=${port} is not a port number`);
+  let host = get('PGHOST') || get('PGHOSTADDR');
+  if (!host) {
+    const dir = SOCKET_DIRS.find((candidate) => fs.existsSync(path.join(candidate, `.s.PGSQL.${port}`)));
+    host = dir || 'localhost';
+  }
+  // A socket directory travels percent-encoded, which pg and the engine both read back.
+  if (host.startsWith('/')) host = encodeURIComponent(host);
+  else if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
+  const user = get('PGUSER') || env.USER || env.LOGNAME || env.USERNAME || 'postgres';
+  const password = get('PGPASSWORD');
+  const credentials = encodeURIComponent(user) + (password ? `:${encodeURIComponent(password)}` : '');
+  return `postgres://${credentials}@${host}:${port}/postgres`;
+}
+
+/**
+ * The maintenance database of STRATUM_TEST_ADMIN_URL, else of DATABASE_URL,
+ * else of the server the PG* variables point at, else of the local server.
+ */
 function defaultAdminUrl(env = process.env) {
   if (env.STRATUM_TEST_ADMIN_URL) return env.STRATUM_TEST_ADMIN_URL;
-  if (!env.DATABASE_URL) return DEFAULT_ADMIN_URL;
+  if (!env.DATABASE_URL) return libpqAdminUrl(env) || DEFAULT_ADMIN_URL;
   let url;
   try {
     url = new URL(env.DATABASE_URL);
   } catch {
-    throw Object.assign(new Error('DATABASE_URL is not a URL: set STRATUM_TEST_ADMIN_URL or pass adminUrl'), {
-      code: 'E_CONFIG',
-    });
+    throw configError('DATABASE_URL is not a URL: set STRATUM_TEST_ADMIN_URL or pass adminUrl');
   }
   url.pathname = '/postgres';
   return url.toString();

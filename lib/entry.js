@@ -1,12 +1,13 @@
 // The package's entry: the generated addon loader (native, or WebAssembly
-// where no native binary matches), with an app's `client` turned into the
-// engine's `query` transport. In WebAssembly it also opens the `pg`
-// connection the engine cannot open there, passes the working directory the
-// sandbox does not see, and rebuilds errors whose fields came as JSON.
+// where no native binary matches), with an app's `client` (a connection, or
+// a pool to check one out of) turned into the engine's `query` transport.
+// In WebAssembly it also opens the `pg` connection the engine cannot open
+// there, passes the working directory the sandbox does not see, and rebuilds
+// errors whose fields came as JSON.
 'use strict';
 
 const binding = require('../index.js');
-const { queryThrough, connect } = require('./pg-transport');
+const { queryThrough, connect, isPool, checkOut } = require('./pg-transport');
 
 const native = binding.__napiBindingTarget === 'native';
 const WASM_ERROR_MARKER = '\u0001stratum-error:';
@@ -40,13 +41,71 @@ function settled(run) {
   };
 }
 
+/**
+ * Runs `call` over one connection that `open()` gives at the engine's first
+ * query, so a problem in the files is reported without touching the server,
+ * and hands it to `close(client, error)` after the run whatever happened,
+ * with the run's error if it failed.
+ */
+async function overOneConnection(call, options, open, close) {
+  let opening;
+  let failed;
+  const through = async (sql) => {
+    let client;
+    try {
+      client = await (opening ||= open());
+    } catch (error) {
+      failed = error;
+      return { error: { message: error.message, lost: true } };
+    }
+    return queryThrough(client)(sql);
+  };
+  let runError;
+  try {
+    return await call({ ...options, query: through });
+  } catch (error) {
+    runError = failed || error;
+    throw runError;
+  } finally {
+    const client = opening && (await opening.catch(() => undefined));
+    if (client) await close(client, runError);
+  }
+}
+
+/**
+ * A client checked out of the app's pool for the whole run: a transaction
+ * is one session, so BEGIN, the files and COMMIT must share a connection.
+ * It goes back after the run, or, after a failure, is destroyed by the pool
+ * (pg's `release(error)`): a failed run may leave its session in any state.
+ */
+function fromPool(pool) {
+  let onError;
+  return {
+    open: async () => {
+      const client = await checkOut(pool);
+      // A checked-out client has no listener of the pool's: a connection
+      // that drops mid-run would throw its 'error' event. The query in
+      // flight reports the loss.
+      onError = () => {};
+      if (typeof client.on === 'function') client.on('error', onError);
+      return client;
+    },
+    close: async (client, error) => {
+      if (!error && typeof client.removeListener === 'function') client.removeListener('error', onError);
+      client.release(error || undefined);
+    },
+  };
+}
+
 function overConnection(run) {
   const call = settled(run);
   return async function withConnection(options) {
     const given = withDefaults(options);
     if (given && typeof given === 'object' && given.client) {
       const { client, ...rest } = given;
-      return call({ ...rest, query: queryThrough(client) });
+      if (!isPool(client)) return call({ ...rest, query: queryThrough(client) });
+      const { open, close } = fromPool(client);
+      return overOneConnection(call, rest, open, close);
     }
     const plain = given === undefined || given === null || typeof given !== 'object';
     // Options of the wrong kind are for the engine to refuse with E_CONFIG.
@@ -60,27 +119,12 @@ function overConnection(run) {
     } catch (error) {
       throw rebuilt(error);
     }
-    // The connection opens at the engine's first query, so a problem in the
-    // files is reported without waiting for the server.
-    let opening;
-    let client;
-    let failed;
-    const through = async (sql) => {
-      try {
-        client = await (opening ||= connect(settings));
-      } catch (error) {
-        failed = error;
-        return { error: { message: error.message, lost: true } };
-      }
-      return queryThrough(client)(sql);
-    };
-    try {
-      return await call({ ...settings, query: through });
-    } catch (error) {
-      throw failed || error;
-    } finally {
-      if (client) await client.end().catch(() => {});
-    }
+    return overOneConnection(
+      call,
+      settings,
+      () => connect(settings),
+      (client) => client.end().catch(() => {}),
+    );
   };
 }
 

@@ -15,35 +15,102 @@ function loadPg() {
 }
 
 /**
- * Runs `sql` (one or more statements) and counts the statements that
- * completed, which pins a failure without a position to its statement.
+ * One simple-protocol query (one or more statements) as a pg "Submittable":
+ * `client.query(submittable)` hands it the connection and routes the
+ * server's messages to its `handle*` methods. That interface is pg's
+ * documented extension point (pg-cursor and pg-query-stream are built on
+ * it), unlike the internals of `pg.Query`; here it gives what a plain query
+ * hides, the number of statements that completed before one failed, which
+ * pins a failure PostgreSQL gives no position for to its statement.
+ * Rows arrive as the server's text, each an array: the engine parses them.
+ */
+class CountedQuery {
+  constructor(text) {
+    this.text = text;
+    this.completed = 0;
+    this.rows = [];
+    this.current = null;
+    this.done = false;
+    // pg wraps `callback` (a client's query_timeout does); settling through
+    // it, as pg's own queries do, keeps that wrapping working.
+    this.promise = new Promise((resolve, reject) => {
+      this.callback = (error, result) => (error ? reject(error) : resolve(result));
+    });
+  }
+
+  // The connection's `query(text)` (and `sendCopyFail` below) are the
+  // methods pg's Connection offers submittables, as pg's typings list them.
+  submit(connection) {
+    connection.query(this.text);
+  }
+
+  handleRowDescription() {
+    this.current = [];
+  }
+
+  handleDataRow(message) {
+    if (this.current) this.current.push(message.fields);
+  }
+
+  handleCommandComplete() {
+    this.completed += 1;
+    // The outcome carries the rows of the last statement; one without rows has none.
+    this.rows = this.current || [];
+    this.current = null;
+  }
+
+  handleEmptyQuery() {}
+
+  handlePortalSuspended() {}
+
+  handleCopyInResponse(connection) {
+    // COPY … FROM STDIN waits for data stratum never sends: end it with an error.
+    connection.sendCopyFail('stratum sends no data to COPY FROM STDIN');
+  }
+
+  handleCopyData() {}
+
+  handleError(error) {
+    this.settle(Object.assign(error, { completed: this.completed }));
+  }
+
+  handleReadyForQuery() {
+    this.settle(null, { rows: this.rows, completed: this.completed });
+  }
+
+  settle(error, result) {
+    if (this.done) return;
+    this.done = true;
+    this.callback(error, result);
+  }
+}
+
+/**
+ * Runs `sql` and resolves to `{ rows, completed }`; a failure rejects with
+ * the statements that completed before it as `completed`.
  */
 function run(client, sql) {
   const pg = loadPg();
-  if (!pg || !pg.Query) {
-    return client.query({ text: sql, rowMode: 'array', types: AS_TEXT }).then((result) => ({ result, completed: 0 }));
+  // Submittables are a feature of pg's JavaScript client (pg-native has no
+  // protocol connection to hand over); other clients get a plain query.
+  if (!pg || !(client instanceof pg.Client)) {
+    return Promise.resolve(client.query({ text: sql, rowMode: 'array', types: AS_TEXT })).then((result) => {
+      // A message of several statements gives one result each; the rows are the last one's.
+      const last = Array.isArray(result) ? result[result.length - 1] : result;
+      return { rows: last && last.rows ? last.rows : [], completed: 0 };
+    });
   }
-  return new Promise((resolve, reject) => {
-    const query = new pg.Query({ text: sql, rowMode: 'array', types: AS_TEXT });
-    let completed = 0;
-    const handleCommandComplete = query.handleCommandComplete.bind(query);
-    query.handleCommandComplete = (message, connection) => {
-      completed += 1;
-      handleCommandComplete(message, connection);
-    };
-    query.callback = (error, result) => (error ? reject(Object.assign(error, { completed })) : resolve({ result, completed }));
-    client.query(query);
-  });
+  const query = new CountedQuery(sql);
+  client.query(query);
+  return query.promise;
 }
 
 /** `(sql) => Promise<QueryOutcome>` over `client`; it never throws. */
 function queryThrough(client) {
   return async (sql) => {
     try {
-      const { result } = await run(client, sql);
-      // A message of several statements gives one result each; the rows are the last one's.
-      const last = Array.isArray(result) ? result[result.length - 1] : result;
-      return { rows: last && last.rows ? last.rows : [] };
+      const { rows } = await run(client, sql);
+      return { rows };
     } catch (error) {
       const code = typeof error.code === 'string' && /^[0-9A-Z]{5}$/.test(error.code) ? error.code : undefined;
       return {
@@ -60,6 +127,38 @@ function queryThrough(client) {
       };
     }
   };
+}
+
+/**
+ * Whether `client` is a pool rather than one connection: a `pg.Pool`, or
+ * anything with a pool's public face (`connect()` checking a client out,
+ * `totalCount`, `idleCount`). Each query of a pool may run on another
+ * connection, so a run never goes through one directly.
+ */
+function isPool(client) {
+  const pg = loadPg();
+  if (pg && pg.Pool && client instanceof pg.Pool) return true;
+  return (
+    typeof client.connect === 'function' &&
+    typeof client.totalCount === 'number' &&
+    typeof client.idleCount === 'number'
+  );
+}
+
+/** A client checked out of `pool`, with the error of a failed checkout as E_CONNECT. */
+async function checkOut(pool) {
+  let client;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw Object.assign(new Error(`cannot connect to PostgreSQL: ${error.message}`), { code: 'E_CONNECT' });
+  }
+  if (!client || typeof client.release !== 'function') {
+    throw Object.assign(new Error('the pool passed as client gave no client with release() from connect()'), {
+      code: 'E_CONFIG',
+    });
+  }
+  return client;
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -96,6 +195,9 @@ async function connect(options) {
     const client = new pg.Client({ connectionString: url, application_name: 'stratum' });
     try {
       await client.connect();
+      // A connection that drops emits 'error', which would throw with no
+      // listener; the query in flight reports the loss instead.
+      client.on('error', () => {});
       return client;
     } catch (error) {
       const refused = !error.code || /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|57P03)$/.test(error.code);
@@ -109,4 +211,4 @@ async function connect(options) {
   }
 }
 
-module.exports = { queryThrough, connect };
+module.exports = { queryThrough, connect, isPool, checkOut };
