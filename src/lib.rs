@@ -66,8 +66,11 @@ pub struct Options {
     pub on_progress:
         Option<ThreadsafeFunction<ProgressEvent, Unknown<'static>, ProgressEvent, Status, false>>,
     /// The app's own connection instead of one stratum opens: a connected
-    /// `pg.Client` (or anything with its `query`). Useful behind poolers, and
-    /// how the WebAssembly build reaches the database.
+    /// `pg.Client` (or anything with its `query`), or a `pg.Pool` (anything
+    /// with `connect()`, `totalCount` and `idleCount`), from which one client
+    /// is checked out for the whole run, so a transaction never spans two
+    /// sessions, and released after it; after a failure the pool destroys it.
+    /// Useful behind poolers, and how the WebAssembly build reaches the database.
     #[napi(ts_type = "{ query: (...args: any[]) => any }")]
     pub client: Option<Unknown<'static>>,
     /// The transport stratum drives `client` through: `query(sql)` resolving
