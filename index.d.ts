@@ -309,7 +309,10 @@ export declare function reset(options?: Options): Promise<ResetResult>
 
 /** What `reset` dropped. */
 export interface ResetResult {
-  /** How many tables, views, sequences, routines and types were dropped. */
+  /**
+   * How many objects of the schema were dropped, not counting those that
+   * went with them (a table's triggers, a partition).
+   */
   dropped: number
 }
 

@@ -273,7 +273,8 @@ pub struct StatusReport {
 /// What `reset` dropped.
 #[napi(object)]
 pub struct ResetResult {
-    /// How many tables, views, sequences, routines and types were dropped.
+    /// How many objects of the schema were dropped, not counting those that
+    /// went with them (a table's triggers, a partition).
     pub dropped: u32,
 }
 

@@ -11,7 +11,7 @@ use stratum_core::lint::{Diagnostic, LintContext, Severity, TransactionMode, che
 use stratum_core::position::{line_column_at_byte, line_text};
 use stratum_core::{Migration, Plan, PlanError, State};
 
-use super::drop::{catalog_sql, drop_everything_sql};
+use super::drop::drop_everything;
 use super::executor::{ExecError, ExecErrorKind, Executor};
 use super::lock::{LockError, MigrationLock};
 use super::tracking::{Detail, Tracking, TrackingState};
@@ -893,15 +893,7 @@ impl<'a> Migrator<'a> {
     }
 
     async fn drop_everything<E: Executor>(&self, executor: &mut E) -> Result<usize> {
-        let catalog = executor
-            .query(&catalog_sql(&self.settings.tracking.schema))
-            .await
-            .map_err(|error| self.tracking.error(error))?;
-        let Some((sql, count)) = drop_everything_sql(&catalog) else {
-            return Ok(0);
-        };
-        self.run_own(executor, &sql).await?;
-        Ok(count)
+        drop_everything(executor, &self.settings.tracking.schema).await
     }
 
     /// Runs `work` between BEGIN and COMMIT, rolling back when it fails.

@@ -1,10 +1,9 @@
-//! Reads a schema's tables, key columns and foreign keys from the catalog,
-//! for the diagram.
+//! The diagram's view of a schema: its tables, key columns and foreign keys.
 
 use stratum_core::diagram::{Column, ForeignKey, Table};
 
-use super::executor::{ExecError, Executor, Row};
-use super::sql::literal;
+use crate::database::executor::{ExecError, Executor, Row};
+use crate::database::sql::literal;
 use crate::options::TrackingTable;
 
 /// The tables of the tracking table's schema, the tracking table left out.
