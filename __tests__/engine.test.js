@@ -4,7 +4,7 @@ const path = require('node:path');
 const stratum = require('..');
 const { createDatabase, query, withClient } = require('./helpers/db');
 const { migrationsDir, writeFiles } = require('./helpers/fixtures');
-const { waitingForAdvisoryLock } = require('./helpers/wait');
+const { until, waitingForAdvisoryLock } = require('./helpers/wait');
 
 const TABLES = {
   '001_users.sql': 'CREATE TABLE IF NOT EXISTS users (id SERIAL PRIMARY KEY, email TEXT NOT NULL);\n',
@@ -36,9 +36,10 @@ test('applies in numeric order, each once, and a second run applies nothing', as
   expect(rows.map((r) => r.name)).toEqual(['001_users', '002_posts', '9_early', '010_seed']);
   expect(rows.map((r) => Number(r.version))).toEqual([1, 2, 9, 10]);
   expect(rows[0].checksum).toBe(first.applied[0].checksum);
-  // Progress events arrive on the event loop; give them a turn.
-  await new Promise((resolve) => setImmediate(resolve));
-  expect(events.filter((e) => e.event === 'end').map((e) => e.version)).toEqual([1, 2, 9, 10]);
+  // Progress events arrive on the event loop, possibly after the result.
+  const ends = () => events.filter((e) => e.event === 'end');
+  await until(() => ends().length >= 4, { what: 'four end events' });
+  expect(ends().map((e) => e.version)).toEqual([1, 2, 9, 10]);
 
   const second = await stratum.migrate({ databaseUrl: db.url, dir });
   expect(second.applied).toEqual([]);
@@ -58,8 +59,9 @@ test('durations are measured: a migration that sleeps 50 ms took at least 50 ms'
   const events = [];
   const result = await stratum.migrate({ databaseUrl: db.url, dir, onProgress: (e) => events.push(e) });
   expect(result.applied[0].durationMs).toBeGreaterThanOrEqual(50);
-  await new Promise((resolve) => setImmediate(resolve));
-  expect(events.find((e) => e.event === 'end' && e.name === '001_nap').durationMs).toBe(result.applied[0].durationMs);
+  const napEnd = () => events.find((e) => e.event === 'end' && e.name === '001_nap');
+  await until(napEnd, { what: 'the end event of 001_nap' });
+  expect(napEnd().durationMs).toBe(result.applied[0].durationMs);
   // The server's own measure, kept in the tracking row and shown by status.
   const [nap] = await trackingRows(db.url);
   expect(Number(nap.duration_ms)).toBeGreaterThanOrEqual(50);

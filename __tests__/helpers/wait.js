@@ -84,4 +84,16 @@ async function processGone(pid, { timeoutMs = 20000 } = {}) {
   }
 }
 
-module.exports = { waitFor, backendRunning, sessionsGone, waitingForAdvisoryLock, processGone };
+/**
+ * Waits until `check()` is true, for what reaches this process on its own
+ * time (the progress events of a run may arrive after its result).
+ */
+async function until(check, { timeoutMs = 10000, what = 'a condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() >= deadline) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}`);
+    await pause(5);
+  }
+}
+
+module.exports = { until, waitFor, backendRunning, sessionsGone, waitingForAdvisoryLock, processGone };
