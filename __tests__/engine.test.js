@@ -2,8 +2,9 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const stratum = require('..');
-const { createDatabase, query } = require('./helpers/db');
+const { createDatabase, query, withClient } = require('./helpers/db');
 const { migrationsDir, writeFiles } = require('./helpers/fixtures');
+const { until, waitingForAdvisoryLock } = require('./helpers/wait');
 
 const TABLES = {
   '001_users.sql': 'CREATE TABLE IF NOT EXISTS users (id SERIAL PRIMARY KEY, email TEXT NOT NULL);\n',
@@ -30,17 +31,15 @@ test('applies in numeric order, each once, and a second run applies nothing', as
   expect(first.applied.map((m) => m.name)).toEqual(['001_users', '002_posts', '9_early', '010_seed']);
   expect(first.applied.map((m) => m.version)).toEqual([1, 2, 9, 10]);
   expect(first.alreadyApplied).toBe(0);
-  for (const m of first.applied) {
-    expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
-    expect(m.durationMs).toBeGreaterThanOrEqual(0);
-  }
+  for (const m of first.applied) expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
   const rows = await trackingRows(db.url);
   expect(rows.map((r) => r.name)).toEqual(['001_users', '002_posts', '9_early', '010_seed']);
   expect(rows.map((r) => Number(r.version))).toEqual([1, 2, 9, 10]);
   expect(rows[0].checksum).toBe(first.applied[0].checksum);
-  // Progress events arrive on the event loop; give them a turn.
-  await new Promise((resolve) => setImmediate(resolve));
-  expect(events.filter((e) => e.event === 'end').map((e) => e.version)).toEqual([1, 2, 9, 10]);
+  // Progress events arrive on the event loop, possibly after the result.
+  const ends = () => events.filter((e) => e.event === 'end');
+  await until(() => ends().length >= 4, { what: 'four end events' });
+  expect(ends().map((e) => e.version)).toEqual([1, 2, 9, 10]);
 
   const second = await stratum.migrate({ databaseUrl: db.url, dir });
   expect(second.applied).toEqual([]);
@@ -52,6 +51,22 @@ test('1000 follows 999', async () => {
   const dir = migrationsDir({ '1000_late.sql': 'SELECT 1;', '999_early.sql': 'SELECT 1;' });
   const result = await stratum.migrate({ databaseUrl: db.url, dir });
   expect(result.applied.map((m) => m.version)).toEqual([999, 1000]);
+});
+
+test('durations are measured: a migration that sleeps 50 ms took at least 50 ms', async () => {
+  // The sleeper is the first file, timed from the moment it was sent.
+  const dir = migrationsDir({ '001_nap.sql': 'SELECT pg_sleep(0.05);\n', '002_quick.sql': 'SELECT 1;\n' });
+  const events = [];
+  const result = await stratum.migrate({ databaseUrl: db.url, dir, onProgress: (e) => events.push(e) });
+  expect(result.applied[0].durationMs).toBeGreaterThanOrEqual(50);
+  const napEnd = () => events.find((e) => e.event === 'end' && e.name === '001_nap');
+  await until(napEnd, { what: 'the end event of 001_nap' });
+  expect(napEnd().durationMs).toBe(result.applied[0].durationMs);
+  // The server's own measure, kept in the tracking row and shown by status.
+  const [nap] = await trackingRows(db.url);
+  expect(Number(nap.duration_ms)).toBeGreaterThanOrEqual(50);
+  const status = await stratum.status({ databaseUrl: db.url, dir });
+  expect(status.migrations[0].durationMs).toBe(Number(nap.duration_ms));
 });
 
 test('status tells applied, pending, changed and missing without writing anything', async () => {
@@ -76,7 +91,10 @@ test('status tells applied, pending, changed and missing without writing anythin
     [11, 'pending'],
   ]);
   expect(after.migrations[0].appliedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-  expect(after.migrations[0].durationMs).toEqual(expect.any(Number));
+  // What status tells of an applied file is its tracking row.
+  const [users] = await trackingRows(db.url);
+  expect(after.migrations[0].durationMs).toBe(Number(users.duration_ms));
+  expect(after.migrations[0].checksum).toBe(users.checksum);
   // What a pending file does not have is absent, not null.
   expect(Object.keys(after.migrations[3]).sort()).toEqual(['checksum', 'name', 'state', 'version']);
   expect(Object.keys(after).sort()).toEqual(['applied', 'migrations', 'pending']);
@@ -272,18 +290,26 @@ test('a missing migrations directory is a config error', async () => {
 });
 
 test('a run that cannot get the lock in time fails with E_LOCK_TIMEOUT and applies nothing', async () => {
-  const slow = migrationsDir({ '001_slow.sql': 'SELECT pg_sleep(1.5);\n' });
-  const holder = stratum.migrate({ databaseUrl: db.url, dir: slow });
-  // Let the first run take the lock before the second asks for it.
-  await new Promise((resolve) => setTimeout(resolve, 400));
-  const started = Date.now();
-  const error = await stratum
-    .migrate({ databaseUrl: db.url, dir: slow, lockTimeoutMs: 200 })
-    .catch((e) => e);
-  expect(error.code).toBe('E_LOCK_TIMEOUT');
-  expect(Date.now() - started).toBeLessThan(1500);
-  expect((await holder).applied).toHaveLength(1);
-  expect(await trackingRows(db.url)).toHaveLength(1);
+  // The first run's migration waits at a gate the test holds, so the first
+  // run holds the migration lock for exactly as long as the test wants.
+  const GATE = 4242;
+  const gated = migrationsDir({ '001_gated.sql': `SELECT pg_advisory_xact_lock(${GATE});\n` });
+  await withClient(db.url, async (gate) => {
+    await gate.query('SELECT pg_advisory_lock($1)', [GATE]);
+    // No table-lock bound for the holder: its wait at the gate is the test's to end.
+    const holder = stratum.migrate({ databaseUrl: db.url, dir: gated, tableLockTimeoutMs: 0 }).catch((e) => e);
+    await waitingForAdvisoryLock(db.url, GATE);
+    const started = Date.now();
+    const error = await stratum
+      .migrate({ databaseUrl: db.url, dir: gated, lockTimeoutMs: 200 })
+      .catch((e) => e);
+    expect(error.code).toBe('E_LOCK_TIMEOUT');
+    // Far below the default wait of a minute.
+    expect(Date.now() - started).toBeLessThan(10000);
+    await gate.query('SELECT pg_advisory_unlock($1)', [GATE]);
+    expect(await holder).toMatchObject({ applied: [{ name: '001_gated' }] });
+  });
+  expect((await trackingRows(db.url)).map((r) => r.name)).toEqual(['001_gated']);
 });
 
 describe('a server that is not up yet', () => {
@@ -348,6 +374,8 @@ describe('a server that is not up yet', () => {
   test('with waitMs a server that comes up later is reached and migrated', async () => {
     const late = await lateServer();
     const url = db.url.replace(':5432/', `:${late.port}/`);
+    // What is waited for here is time itself: the server comes up a while
+    // after the run began, so the run's first attempts find nothing.
     const timer = setTimeout(() => late.start(), 1200);
     try {
       const dir = migrationsDir({ '001_a.sql': 'CREATE TABLE IF NOT EXISTS a (id INT);' });

@@ -62,8 +62,13 @@ test('status, fresh and reset work through PgBouncer too', async () => {
   const options = { databaseUrl: viaBouncer(), dir, lockMode: 'transaction' };
   expect((await stratum.migrate(options)).applied).toHaveLength(1);
   expect((await stratum.status(options)).applied).toBe(1);
+  await query(db.url, 'INSERT INTO a VALUES (1)');
   expect((await stratum.fresh(options)).applied).toHaveLength(1);
+  expect(await query(db.url, 'SELECT count(*)::int AS n FROM a')).toEqual([{ n: 0 }]);
   expect((await stratum.reset(options)).dropped).toBeGreaterThan(0);
+  expect(await query(db.url, "SELECT to_regclass('public.a') AS a, to_regclass('public.migrations') AS m")).toEqual([
+    { a: null, m: null },
+  ]);
 });
 
 test('a no-transaction file is refused in lockMode transaction, before anything runs', async () => {

@@ -25,7 +25,8 @@ async function database() {
 test('the native build runs over an app’s own pg.Client', async () => {
   const db = await database();
   const dir = migrationsDir({
-    '001_a.sql': 'CREATE TABLE IF NOT EXISTS a (id INT);\n',
+    // The session that applies it leaves its pid behind.
+    '001_a.sql': 'CREATE TABLE IF NOT EXISTS a AS SELECT pg_backend_pid() AS pid;\n',
     '002_b.sql': 'INSERT INTO a VALUES (1);\nSELECT * FROM nowhere;\n',
   });
   const client = new Client({ connectionString: db.url, application_name: 'the-app' });
@@ -36,10 +37,17 @@ test('the native build runs over an app’s own pg.Client', async () => {
     const status = await stratum.status({ client, dir });
     expect(status.migrations.map((m) => m.state)).toEqual(['applied', 'pending']);
     // Nothing but the app's own session did the work.
-    const sessions = await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'stratum'");
+    const own = await client.query('SELECT pg_backend_pid() AS pid');
+    expect((await client.query('SELECT pid FROM a')).rows).toEqual(own.rows);
+    const sessions = await client.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'stratum' AND datname = current_database()",
+    );
     expect(sessions.rows).toEqual([{ n: 0 }]);
-    // The client is still usable afterwards: the migration lock was released.
-    const locks = await client.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'");
+    // The client is still usable afterwards: the migration lock was released
+    // (on this session: the server's other sessions are other tests').
+    const locks = await client.query(
+      "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+    );
     expect(locks.rows).toEqual([{ n: 0 }]);
   } finally {
     await client.end();
