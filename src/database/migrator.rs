@@ -2,6 +2,7 @@
 //! table, plan, lock, apply each pending migration in its own transaction
 //! together with its tracking row, and drop everything for fresh and reset.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use stratum_core::lint::{Diagnostic, LintContext, Severity, TransactionMode, check};
@@ -12,6 +13,7 @@ use stratum_core::{Migration, Plan, PlanError, State};
 use super::drop::{catalog_sql, drop_everything_sql};
 use super::executor::{ExecError, ExecErrorKind, Executor};
 use super::lock::{LockError, MigrationLock};
+use super::privileges::{self, Facts, Intent};
 use super::tracking::{Detail, Tracking, TrackingState};
 use crate::error::{Error, Result, SqlFailure};
 use crate::options::{LockMode, Settings};
@@ -134,6 +136,9 @@ pub struct Migrator<'a> {
     migrations: &'a [Migration],
     tracking: Tracking,
     lock: MigrationLock,
+    /// The connected role, learnt by the preflight, for the hints of
+    /// permission errors.
+    role: OnceLock<String>,
 }
 
 impl<'a> Migrator<'a> {
@@ -143,6 +148,7 @@ impl<'a> Migrator<'a> {
             migrations,
             tracking: Tracking::new(&settings.tracking),
             lock: MigrationLock::new(&settings.tracking),
+            role: OnceLock::new(),
         }
     }
 
@@ -348,7 +354,11 @@ impl<'a> Migrator<'a> {
     /// Reads the tracking table, creating or upgrading it first when needed.
     async fn prepare_tracking<E: Executor>(&self, executor: &mut E) -> Result<TrackingState> {
         let state = self.read_tracking(executor).await?;
-        let Some(sql) = self.tracking.ensure_sql(&state) else {
+        let transaction_lock = self.settings.lock_mode == LockMode::Transaction;
+        let facts = self
+            .preflight(executor, Intent::migrate(&state, transaction_lock))
+            .await?;
+        let Some(sql) = self.tracking.ensure_sql(&state, facts.schema_exists) else {
             return Ok(state);
         };
         self.in_transaction(executor, async |executor: &mut E| {
@@ -744,6 +754,7 @@ impl<'a> Migrator<'a> {
     /// objects were dropped.
     pub async fn reset<E: Executor>(&self, executor: &mut E) -> Result<usize> {
         self.with_lock(executor, async |executor: &mut E| {
+            self.preflight(executor, Intent::Reset).await?;
             self.in_transaction(executor, async |executor: &mut E| {
                 self.drop_everything(executor).await
             })
@@ -769,11 +780,13 @@ impl<'a> Migrator<'a> {
             .all(|mode| *mode != TransactionMode::NoTransaction);
         let report = self
             .with_lock(executor, async |executor: &mut E| {
+                let facts = self.preflight(executor, Intent::Fresh).await?;
                 let applied_inside = self
                     .in_transaction(executor, async |executor: &mut E| {
                         self.drop_everything(executor).await?;
                         // Read nothing here: a failed read would abort the transaction.
-                        if let Some(sql) = self.tracking.ensure_sql(&TrackingState::Absent) {
+                        let absent = TrackingState::Absent;
+                        if let Some(sql) = self.tracking.ensure_sql(&absent, facts.schema_exists) {
                             self.run_own(executor, &sql).await?;
                         }
                         if atomic {
@@ -830,10 +843,18 @@ impl<'a> Migrator<'a> {
 
     /// Runs stratum's own SQL (not a migration's).
     async fn run_own<E: Executor>(&self, executor: &mut E, sql: &str) -> Result<()> {
-        executor
-            .execute(sql)
-            .await
-            .map_err(|error| self.tracking.error(error))
+        executor.execute(sql).await.map_err(|error| {
+            let role = self.role.get().map(String::as_str);
+            self.tracking.error(privileges::with_hint(error, role))
+        })
+    }
+
+    /// Refuses `intent` before anything is written when the role lacks a
+    /// privilege it needs of the tracking table or its schema.
+    async fn preflight<E: Executor>(&self, executor: &mut E, intent: Intent) -> Result<Facts> {
+        let facts = privileges::preflight(executor, &self.settings.tracking, intent).await?;
+        let _ = self.role.set(facts.role.clone());
+        Ok(facts)
     }
 
     async fn with_lock<E: Executor, T>(
@@ -928,6 +949,11 @@ impl<'a> Migrator<'a> {
                 .as_deref()
                 .and_then(common_hint)
                 .map(str::to_owned)
+        });
+        let hint = hint.or_else(|| {
+            let statement = offset.and_then(|at| privileges::statement_at(&migration.sql, at));
+            let role = self.role.get().map(String::as_str);
+            privileges::hint(error.sqlstate.as_deref(), &error.message, statement, role)
         });
         Error::Sql(Box::new(SqlFailure {
             file: Some(self.settings.display_path(&migration.file_name)),
