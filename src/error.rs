@@ -22,6 +22,16 @@ pub struct SqlFailure {
     pub excerpt: Option<String>,
 }
 
+/// A privilege the connected role lacks, and the statement that grants it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingPrivilege {
+    /// What is lacking and on what: `INSERT on table app.migrations`.
+    pub missing: String,
+    /// The statement an owner or a superuser runs to give it:
+    /// `GRANT SELECT, INSERT, UPDATE ON app.migrations TO app_deploy`.
+    pub fix: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// Bad options or environment.
@@ -44,6 +54,12 @@ pub enum Error {
     LockTimeout { waited_ms: u64 },
     /// `fresh` or `reset` in production without `force`.
     Production { command: &'static str },
+    /// The connected role lacks what the command needs of the tracking
+    /// table or its schema; found before anything was written.
+    Privilege {
+        role: String,
+        missing: Vec<MissingPrivilege>,
+    },
     /// A bug: a panic or an impossible state, caught before it reached Node.
     Internal(String),
     /// A failure after migrations of the same run committed: they stay
@@ -74,6 +90,7 @@ impl Error {
             Self::Lint(_) => "E_LINT",
             Self::LockTimeout { .. } => "E_LOCK_TIMEOUT",
             Self::Production { .. } => "E_PRODUCTION",
+            Self::Privilege { .. } => "E_PRIVILEGE",
             Self::Internal(_) => "E_INTERNAL",
             Self::AfterApplied { error, .. } => error.code(),
         }
@@ -252,6 +269,16 @@ impl fmt::Display for Error {
                 "refusing to run `{command}` with NODE_ENV=production: it drops every \
                  table; pass --force (or force: true) if you really mean it"
             ),
+            Self::Privilege { role, missing } => {
+                let role = stratum_core::grants::quote(role);
+                for (index, lack) in missing.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "role {role} lacks {}: {}", lack.missing, lack.fix)?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -307,6 +334,31 @@ mod tests {
         assert_eq!(
             Error::Production { command: "fresh" }.code(),
             "E_PRODUCTION"
+        );
+    }
+
+    #[test]
+    fn a_missing_privilege_names_it_and_its_grant() {
+        let error = Error::Privilege {
+            role: "app_deploy".into(),
+            missing: vec![
+                MissingPrivilege {
+                    missing: "INSERT on table app.migrations".into(),
+                    fix: "GRANT SELECT, INSERT, UPDATE ON app.migrations TO app_deploy".into(),
+                },
+                MissingPrivilege {
+                    missing: "USAGE on sequence app.migrations_id_seq".into(),
+                    fix: "GRANT USAGE ON SEQUENCE app.migrations_id_seq TO app_deploy".into(),
+                },
+            ],
+        };
+        assert_eq!(error.code(), "E_PRIVILEGE");
+        assert_eq!(
+            error.to_string(),
+            "role app_deploy lacks INSERT on table app.migrations: \
+             GRANT SELECT, INSERT, UPDATE ON app.migrations TO app_deploy; \
+             role app_deploy lacks USAGE on sequence app.migrations_id_seq: \
+             GRANT USAGE ON SEQUENCE app.migrations_id_seq TO app_deploy"
         );
     }
 }

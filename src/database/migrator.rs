@@ -4,6 +4,7 @@
 
 use std::hash::{BuildHasher, RandomState};
 use std::ops::Range;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use stratum_core::batch::{Batch, Origin, Purpose};
@@ -14,6 +15,7 @@ use stratum_core::{Migration, Plan, PlanError, State};
 use super::drop::drop_everything;
 use super::executor::{ExecError, ExecErrorKind, Executor};
 use super::lock::{LockError, MigrationLock};
+use super::privileges::{self, Facts, Intent};
 use super::tracking::{Detail, Tracking, TrackingState};
 use crate::error::{Error, Result, SqlFailure};
 use crate::options::{LockMode, Settings};
@@ -172,6 +174,9 @@ pub struct Migrator<'a> {
     migrations: &'a [Migration],
     tracking: Tracking,
     lock: MigrationLock,
+    /// The connected role, learnt by the preflight, for the hints of
+    /// permission errors.
+    role: OnceLock<String>,
 }
 
 impl<'a> Migrator<'a> {
@@ -181,6 +186,7 @@ impl<'a> Migrator<'a> {
             migrations,
             tracking: Tracking::new(&settings.tracking),
             lock: MigrationLock::new(&settings.tracking),
+            role: OnceLock::new(),
         }
     }
 
@@ -394,7 +400,11 @@ impl<'a> Migrator<'a> {
     /// Reads the tracking table, creating or upgrading it first when needed.
     async fn prepare_tracking<E: Executor>(&self, executor: &mut E) -> Result<TrackingState> {
         let state = self.read_tracking(executor).await?;
-        let Some(sql) = self.tracking.ensure_sql(&state) else {
+        let transaction_lock = self.settings.lock_mode == LockMode::Transaction;
+        let facts = self
+            .preflight(executor, Intent::migrate(&state, transaction_lock))
+            .await?;
+        let Some(sql) = self.tracking.ensure_sql(&state, facts.schema_exists) else {
             return Ok(state);
         };
         self.in_transaction(executor, async |executor: &mut E| {
@@ -842,6 +852,7 @@ impl<'a> Migrator<'a> {
     /// objects were dropped.
     pub async fn reset<E: Executor>(&self, executor: &mut E) -> Result<usize> {
         self.with_lock(executor, async |executor: &mut E| {
+            self.preflight(executor, Intent::Reset).await?;
             self.in_transaction(executor, async |executor: &mut E| {
                 self.drop_everything(executor).await
             })
@@ -867,11 +878,13 @@ impl<'a> Migrator<'a> {
             .all(|shape| shape.mode != TransactionMode::NoTransaction);
         let report = self
             .with_lock(executor, async |executor: &mut E| {
+                let facts = self.preflight(executor, Intent::Fresh).await?;
                 let applied_inside = self
                     .in_transaction(executor, async |executor: &mut E| {
                         self.drop_everything(executor).await?;
                         // Read nothing here: a failed read would abort the transaction.
-                        if let Some(sql) = self.tracking.ensure_sql(&TrackingState::Absent) {
+                        let absent = TrackingState::Absent;
+                        if let Some(sql) = self.tracking.ensure_sql(&absent, facts.schema_exists) {
                             self.run_own(executor, &sql).await?;
                         }
                         if atomic {
@@ -942,10 +955,18 @@ impl<'a> Migrator<'a> {
 
     /// Runs stratum's own SQL (not a migration's).
     async fn run_own<E: Executor>(&self, executor: &mut E, sql: &str) -> Result<()> {
-        executor
-            .execute(sql)
-            .await
-            .map_err(|error| self.tracking.error(error))
+        executor.execute(sql).await.map_err(|error| {
+            let role = self.role.get().map(String::as_str);
+            self.tracking.error(privileges::with_hint(error, role))
+        })
+    }
+
+    /// Refuses `intent` before anything is written when the role lacks a
+    /// privilege it needs of the tracking table or its schema.
+    async fn preflight<E: Executor>(&self, executor: &mut E, intent: Intent) -> Result<Facts> {
+        let facts = privileges::preflight(executor, &self.settings.tracking, intent).await?;
+        let _ = self.role.set(facts.role.clone());
+        Ok(facts)
     }
 
     async fn with_lock<E: Executor, T>(
@@ -1045,6 +1066,11 @@ impl<'a> Migrator<'a> {
                 .as_deref()
                 .and_then(common_hint)
                 .map(str::to_owned)
+        });
+        let hint = hint.or_else(|| {
+            let statement = offset.and_then(|at| privileges::statement_at(&migration.sql, at));
+            let role = self.role.get().map(String::as_str);
+            privileges::hint(error.sqlstate.as_deref(), &error.message, statement, role)
         });
         let mut message = error.message;
         if let Some(Origin::Own(purpose)) = origin {

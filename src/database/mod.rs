@@ -12,6 +12,7 @@ pub mod lock;
 pub mod migrator;
 #[cfg(not(target_family = "wasm"))]
 pub mod postgres;
+pub mod privileges;
 pub mod sql;
 #[cfg(not(target_family = "wasm"))]
 pub mod tls;

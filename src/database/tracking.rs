@@ -5,6 +5,7 @@
 use stratum_core::{Applied, Migration, MigrationName};
 
 use super::executor::{ExecError, ExecErrorKind, Executor, Row};
+use super::privileges;
 use super::sql::{ident, literal};
 use crate::error::{Error, SqlFailure};
 use crate::options::TrackingTable;
@@ -14,6 +15,8 @@ const UNDEFINED_TABLE: &str = "42P01";
 const INVALID_SCHEMA: &str = "3F000";
 /// The table exists but lacks the columns stratum adds: a legacy table.
 const UNDEFINED_COLUMN: &str = "42703";
+/// The role may not read the table or see into its schema.
+const INSUFFICIENT_PRIVILEGE: &str = "42501";
 
 /// Seconds since 1970 as a float: the server prints it many times faster
 /// than a formatted date, and it does not depend on the session's DateStyle
@@ -50,6 +53,7 @@ pub enum Detail {
 pub struct Tracking {
     qualified: String,
     schema: String,
+    table: TrackingTable,
 }
 
 impl Tracking {
@@ -57,6 +61,7 @@ impl Tracking {
         Self {
             qualified: format!("{}.{}", ident(&table.schema), ident(&table.table)),
             schema: ident(&table.schema),
+            table: table.clone(),
         }
     }
 
@@ -104,15 +109,22 @@ impl Tracking {
         }
     }
 
-    /// `read`, its failure told as stratum's own.
+    /// `read`, its failure told as stratum's own; a refusal names the
+    /// privilege the role lacks and the GRANT that gives it.
     pub async fn read_state<E: Executor>(
         &self,
         executor: &mut E,
         detail: Detail,
     ) -> Result<TrackingState, Error> {
-        self.read(executor, detail)
-            .await
-            .map_err(|error| self.error(error))
+        match self.read(executor, detail).await {
+            Ok(state) => Ok(state),
+            Err(error) if error.sqlstate.as_deref() == Some(INSUFFICIENT_PRIVILEGE) => {
+                Err(privileges::diagnose_read(executor, &self.table)
+                    .await
+                    .unwrap_or_else(|| self.error(error)))
+            }
+            Err(error) => Err(self.error(error)),
+        }
     }
 
     /// A failure of stratum's own SQL on this table, not of a migration file.
@@ -132,14 +144,16 @@ impl Tracking {
         }))
     }
 
-    /// Creates the table (and its schema) when absent, and brings a legacy
-    /// table to the current shape in place.
-    pub fn ensure_sql(&self, state: &TrackingState) -> Option<String> {
+    /// Creates the table when absent, and brings a legacy table to the
+    /// current shape in place. The schema is created only when it does not
+    /// exist: even with IF NOT EXISTS, CREATE SCHEMA asks for CREATE on the
+    /// database first, which a role given only its schema does not have.
+    pub fn ensure_sql(&self, state: &TrackingState, schema_exists: bool) -> Option<String> {
         let table = &self.qualified;
         match state {
             TrackingState::Current(_) => None,
             TrackingState::Absent => Some(format!(
-                "CREATE SCHEMA IF NOT EXISTS {schema};
+                "{create_schema}
                  CREATE TABLE IF NOT EXISTS {table} (
                      id SERIAL PRIMARY KEY,
                      name VARCHAR(255) UNIQUE NOT NULL,
@@ -148,7 +162,11 @@ impl Tracking {
                      checksum VARCHAR(64),
                      duration_ms BIGINT
                  );",
-                schema = self.schema
+                create_schema = if schema_exists {
+                    String::new()
+                } else {
+                    format!("CREATE SCHEMA IF NOT EXISTS {};", self.schema)
+                }
             )),
             TrackingState::Legacy(_) => Some(format!(
                 "ALTER TABLE {table}

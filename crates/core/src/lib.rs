@@ -9,6 +9,7 @@ pub mod checksum;
 pub mod diagram;
 pub mod directives;
 pub mod error;
+pub mod grants;
 pub mod lint;
 pub mod migration;
 pub mod plan;
