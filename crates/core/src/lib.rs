@@ -8,6 +8,7 @@ pub mod checksum;
 pub mod diagram;
 pub mod directives;
 pub mod error;
+pub mod indexes;
 pub mod lint;
 pub mod migration;
 pub mod plan;
