@@ -187,7 +187,8 @@ pub struct MigrateResult {
     /// Rows written by the earlier JavaScript runner that took their file's
     /// checksum in this run; changes to those files are caught from now on.
     pub adopted: Vec<String>,
-    /// Lint warnings of the files this run applied.
+    /// Lint warnings of the files this run applied, and an `invalid-index`
+    /// warning for each INVALID index dropped before its file built it again.
     pub warnings: Vec<LintDiagnostic>,
     /// Set when no database was configured and the embedded PostgreSQL was
     /// used: its data folder, e.g. `.stratum/pgdata`.

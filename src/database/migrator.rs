@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use stratum_core::indexes::IndexedRows;
 use stratum_core::lint::{Diagnostic, LintContext, Severity, TransactionMode, check};
 use stratum_core::position::{byte_offset_of_char, line_column_at_byte, line_text};
 use stratum_core::statements::split;
@@ -11,6 +12,7 @@ use stratum_core::{Migration, Plan, PlanError, State};
 
 use super::drop::{catalog_sql, drop_everything_sql};
 use super::executor::{ExecError, ExecErrorKind, Executor};
+use super::indexes::BuiltIndexes;
 use super::lock::{LockError, MigrationLock};
 use super::tracking::{Detail, Tracking, TrackingState};
 use crate::error::{Error, Result, SqlFailure};
@@ -59,7 +61,8 @@ pub struct MigrateReport {
     pub already_applied: usize,
     /// Rows of the earlier runner that took their file's checksum in this run.
     pub adopted: Vec<String>,
-    /// Lint warnings of the files this run applied.
+    /// Lint warnings of the files this run applied, and an `invalid-index`
+    /// warning for each INVALID index dropped before its file built it again.
     pub warnings: Vec<Diagnostic>,
     /// The embedded server's data folder, when it was used.
     pub embedded: Option<String>,
@@ -211,6 +214,8 @@ impl<'a> Migrator<'a> {
                 self.migrate_locked(executor, &modes, progress).await
             })
             .await?;
+        // The lint's warnings first, then what the run itself found.
+        let warnings = warnings.into_iter().chain(report.warnings).collect();
         Ok(MigrateReport { warnings, ..report })
     }
 
@@ -426,9 +431,12 @@ impl<'a> Migrator<'a> {
                     migration: group[0],
                 });
                 let started = Instant::now();
-                self.apply_statements(executor, group[0]).await.map(|()| {
-                    report.record(group[0], started.elapsed(), progress);
-                })
+                self.apply_statements(executor, group[0])
+                    .await
+                    .map(|dropped| {
+                        report.warnings.extend(dropped);
+                        report.record(group[0], started.elapsed(), progress);
+                    })
             } else {
                 self.apply_batches(
                     executor,
@@ -633,17 +641,23 @@ impl<'a> Migrator<'a> {
 
     /// A `-- stratum:no-transaction` file: each statement on its own (VACUUM
     /// and CONCURRENTLY refuse even a multi-statement message), then the
-    /// tracking row once the last one succeeded.
+    /// tracking row once the last one succeeded and every index the file
+    /// builds is valid (see `indexes`). Returns warnings about invalid
+    /// indexes it dropped before the file ran.
     async fn apply_statements<E: Executor>(
         &self,
         executor: &mut E,
         migration: &Migration,
-    ) -> Result<()> {
+    ) -> Result<Vec<Diagnostic>> {
+        let file = self.settings.display_path(&migration.file_name);
+        let indexes = BuiltIndexes::new(&file, &migration.sql);
+        let warnings = indexes.drop_invalid(executor).await?;
         let statements = split(&migration.sql);
         for (index, statement) in statements.iter().enumerate() {
             let Err(error) = executor.execute(statement.text).await else {
                 continue;
             };
+            let usable = error.kind == ExecErrorKind::Database;
             let batch = Batch {
                 skipped: index,
                 ..Batch::around(
@@ -654,6 +668,11 @@ impl<'a> Migrator<'a> {
                 )
             };
             let mut failure = self.migration_error(error, migration, &batch);
+            let cleaned = if usable {
+                indexes.clean_up_failed(executor, index).await
+            } else {
+                None
+            };
             if let Error::Sql(failure) = &mut failure {
                 failure.message = format!(
                     "{} (statement {} of {}; the {index} before it are committed: this file \
@@ -663,11 +682,19 @@ impl<'a> Migrator<'a> {
                     index + 1,
                     statements.len()
                 );
+                if let Some(cleaned) = cleaned {
+                    failure.hint = Some(match failure.hint.take() {
+                        Some(hint) => format!("{hint}. Also, {cleaned}"),
+                        None => cleaned,
+                    });
+                }
             }
             return Err(failure);
         }
+        indexes.check(executor).await?;
         self.run_own(executor, &self.tracking.insert_sql(migration))
-            .await
+            .await?;
+        Ok(warnings)
     }
 
     /// BEGIN, and the settings every migration's transaction runs with: how
@@ -791,6 +818,8 @@ impl<'a> Migrator<'a> {
                     .await
             })
             .await?;
+        // The lint's warnings first, then what the run itself found.
+        let warnings = warnings.into_iter().chain(report.warnings).collect();
         Ok(MigrateReport { warnings, ..report })
     }
 
@@ -922,12 +951,17 @@ impl<'a> Migrator<'a> {
             let pad = " ".repeat(usize::try_from(at.column.saturating_sub(1)).unwrap_or(0));
             format!("{source}\n{pad}^")
         });
+        let statement = offset.and_then(|offset| {
+            split(&migration.sql)
+                .into_iter()
+                .find(|statement| statement.start <= offset && offset < statement.end)
+        });
         let hint = error.hint.or_else(|| {
-            error
-                .sqlstate
-                .as_deref()
-                .and_then(common_hint)
-                .map(str::to_owned)
+            common_hint(
+                error.sqlstate.as_deref()?,
+                error.detail.as_deref(),
+                statement.map(|statement| statement.text),
+            )
         });
         Error::Sql(Box::new(SqlFailure {
             file: Some(self.settings.display_path(&migration.file_name)),
@@ -985,8 +1019,14 @@ const LOCK_HOLDERS_SQL: &str = "SELECT a.pid, coalesce(a.usename, ''), coalesce(
   ORDER BY a.xact_start NULLS LAST, a.pid
   LIMIT 5";
 
-/// What to do about the failures the migration guide's troubleshooting lists.
-fn common_hint(sqlstate: &str) -> Option<&'static str> {
+/// What to do about the failures the migration guide's troubleshooting
+/// lists; `statement` is the failing statement, when it is known.
+fn common_hint(sqlstate: &str, detail: Option<&str>, statement: Option<&str>) -> Option<String> {
+    if sqlstate == UNIQUE_VIOLATION
+        && let Some(rows) = statement.and_then(IndexedRows::of)
+    {
+        return Some(duplicated_rows_hint(&rows, detail));
+    }
     match sqlstate {
         "23505" => Some(
             "the data is already there: make the INSERT idempotent with ON CONFLICT DO NOTHING",
@@ -1002,4 +1042,23 @@ fn common_hint(sqlstate: &str) -> Option<&'static str> {
         ),
         _ => None,
     }
+    .map(str::to_owned)
+}
+
+/// A unique index built over rows already in the table (CREATE UNIQUE
+/// INDEX, or ALTER TABLE … ADD UNIQUE / PRIMARY KEY) fails on rows that
+/// share its key: the fix is in those rows, not in an INSERT.
+fn duplicated_rows_hint(rows: &IndexedRows, detail: Option<&str>) -> String {
+    let find = match detail.and_then(|detail| rows.duplicates_query(detail)) {
+        Some(query) => format!("find them with `{query}`"),
+        None => format!(
+            "find them by grouping the rows of {} by the key, with GROUP BY … HAVING count(*) > 1",
+            rows.table
+        ),
+    };
+    format!(
+        "rows already in {} share the key of this unique index, so it cannot be built: {find}, \
+         then delete or merge the duplicates (or change the key) and run again",
+        rows.table
+    )
 }
