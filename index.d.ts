@@ -82,7 +82,10 @@ export interface MigrateResult {
    * checksum in this run; changes to those files are caught from now on.
    */
   adopted: Array<string>
-  /** Lint warnings of the files this run applied. */
+  /**
+   * Lint warnings of the files this run applied, and an `invalid-index`
+   * warning for each INVALID index dropped before its file built it again.
+   */
   warnings: Array<LintDiagnostic>
   /**
    * Migrations that gave up on a table lock held by other sessions and

@@ -32,6 +32,20 @@ pub struct MissingPrivilege {
     pub fix: String,
 }
 
+/// An index a no-transaction file builds that is missing or INVALID after
+/// the file's last statement.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexFailure {
+    pub file: String,
+    /// Where the statement that builds it starts.
+    pub line: u32,
+    pub column: u32,
+    /// Schema-qualified when the catalog holds it.
+    pub index: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// Bad options or environment.
@@ -50,6 +64,9 @@ pub enum Error {
     Sql(Box<SqlFailure>),
     /// Files that break the house rules; nothing ran. Warnings ride along.
     Lint(Vec<Diagnostic>),
+    /// A no-transaction file ran, but an index it builds is missing or
+    /// INVALID, so its tracking row was not written.
+    InvalidIndex(Box<IndexFailure>),
     /// Another run held the migration lock for longer than allowed.
     LockTimeout { waited_ms: u64 },
     /// `fresh` or `reset` in production without `force`.
@@ -88,6 +105,7 @@ impl Error {
             Self::ConnectionLost(_) => "E_CONNECTION_LOST",
             Self::Sql(_) => "E_SQL",
             Self::Lint(_) => "E_LINT",
+            Self::InvalidIndex(_) => "E_INVALID_INDEX",
             Self::LockTimeout { .. } => "E_LOCK_TIMEOUT",
             Self::Production { .. } => "E_PRODUCTION",
             Self::Privilege { .. } => "E_PRIVILEGE",
@@ -111,6 +129,7 @@ impl Error {
             }
             Self::Plan(plan) => plan.file(),
             Self::Sql(failure) => failure.file.as_deref(),
+            Self::InvalidIndex(failure) => Some(&failure.file),
             Self::Lint(diagnostics) => first_error(diagnostics).map(|found| found.file.as_str()),
             Self::AfterApplied { error, .. } => error.file(),
             _ => None,
@@ -123,6 +142,7 @@ impl Error {
                 SourceError::NotUtf8 { line, .. } | SourceError::NulCharacter { line, .. },
             ) => Some(*line),
             Self::Sql(failure) => failure.line,
+            Self::InvalidIndex(failure) => Some(failure.line),
             Self::Lint(diagnostics) => first_error(diagnostics).map(|found| found.line),
             Self::AfterApplied { error, .. } => error.line(),
             _ => None,
@@ -132,6 +152,7 @@ impl Error {
     pub fn column(&self) -> Option<u32> {
         match self {
             Self::Sql(failure) => failure.column,
+            Self::InvalidIndex(failure) => Some(failure.column),
             Self::Lint(diagnostics) => first_error(diagnostics).map(|found| found.column),
             Self::AfterApplied { error, .. } => error.column(),
             _ => None,
@@ -258,6 +279,11 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
+            Self::InvalidIndex(failure) => write!(
+                f,
+                "{}:{}:{}: {}",
+                failure.file, failure.line, failure.column, failure.message
+            ),
             Self::LockTimeout { waited_ms } => write!(
                 f,
                 "another migration run held the migration lock for {waited_ms} ms; \
@@ -331,6 +357,15 @@ mod tests {
     #[test]
     fn codes_are_stable() {
         assert_eq!(Error::LockTimeout { waited_ms: 1 }.code(), "E_LOCK_TIMEOUT");
+        let index = Error::InvalidIndex(Box::new(IndexFailure {
+            file: "migrations/002_index.sql".into(),
+            line: 2,
+            column: 1,
+            index: "public.users_email".into(),
+            message: "index public.users_email is INVALID".into(),
+        }));
+        assert_eq!(index.code(), "E_INVALID_INDEX");
+        assert_eq!(index.file(), Some("migrations/002_index.sql"));
         assert_eq!(
             Error::Production { command: "fresh" }.code(),
             "E_PRODUCTION"

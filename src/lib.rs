@@ -201,7 +201,8 @@ pub struct MigrateResult {
     /// Rows written by the earlier JavaScript runner that took their file's
     /// checksum in this run; changes to those files are caught from now on.
     pub adopted: Vec<String>,
-    /// Lint warnings of the files this run applied.
+    /// Lint warnings of the files this run applied, and an `invalid-index`
+    /// warning for each INVALID index dropped before its file built it again.
     pub warnings: Vec<LintDiagnostic>,
     /// Migrations that gave up on a table lock held by other sessions and
     /// were rolled back and sent again (`tableLockRetries`), in order.

@@ -8,12 +8,15 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use stratum_core::batch::{Batch, Origin, Purpose};
+use stratum_core::indexes::IndexedRows;
 use stratum_core::lint::{Diagnostic, LintContext, Severity, TransactionMode, check};
 use stratum_core::position::{line_column_at_byte, line_text};
+use stratum_core::statements::containing;
 use stratum_core::{Migration, Plan, PlanError, State};
 
 use super::drop::drop_everything;
 use super::executor::{ExecError, ExecErrorKind, Executor};
+use super::indexes::BuiltIndexes;
 use super::lock::{LockError, MigrationLock};
 use super::privileges::{self, Facts, Intent};
 use super::tracking::{Detail, Tracking, TrackingState};
@@ -84,7 +87,8 @@ pub struct MigrateReport {
     pub already_applied: usize,
     /// Rows of the earlier runner that took their file's checksum in this run.
     pub adopted: Vec<String>,
-    /// Lint warnings of the files this run applied.
+    /// Lint warnings of the files this run applied, and an `invalid-index`
+    /// warning for each INVALID index dropped before its file built it again.
     pub warnings: Vec<Diagnostic>,
     /// The embedded server's data folder, when it was used.
     pub embedded: Option<String>,
@@ -255,6 +259,8 @@ impl<'a> Migrator<'a> {
                 self.migrate_locked(executor, &modes, progress).await
             })
             .await?;
+        // The lint's warnings first, then what the run itself found.
+        let warnings = warnings.into_iter().chain(report.warnings).collect();
         Ok(MigrateReport { warnings, ..report })
     }
 
@@ -468,7 +474,10 @@ impl<'a> Migrator<'a> {
                 let started = Instant::now();
                 self.apply_statements(executor, group[0], &shapes[index].statements)
                     .await
-                    .map(|()| report.record(group[0], started.elapsed(), progress))
+                    .map(|dropped| {
+                        report.warnings.extend(dropped);
+                        report.record(group[0], started.elapsed(), progress);
+                    })
             } else {
                 let batches: Vec<Batch> = group
                     .iter()
@@ -684,19 +693,27 @@ impl<'a> Migrator<'a> {
 
     /// A `-- stratum:no-transaction` file: each statement on its own (VACUUM
     /// and CONCURRENTLY refuse even a multi-statement message), then the
-    /// tracking row once the last one succeeded. With no transaction to set
-    /// it in, the table-lock bound is the session's for the file's length.
+    /// tracking row once the last one succeeded and every index the file
+    /// builds is valid (see `indexes`). With no transaction to set it in,
+    /// the table-lock bound is the session's for the file's length. Returns
+    /// warnings about invalid indexes it dropped before the file ran.
     async fn apply_statements<E: Executor>(
         &self,
         executor: &mut E,
         migration: &Migration,
         statements: &[Range<usize>],
-    ) -> Result<(), Stopped> {
+    ) -> Result<Vec<Diagnostic>, Stopped> {
         let stopped = |error: Error, table_lock: bool| Stopped {
             at: 0,
             error,
             table_lock,
         };
+        let file = self.settings.display_path(&migration.file_name);
+        let indexes = BuiltIndexes::new(&file, &migration.sql);
+        let warnings = indexes
+            .drop_invalid(executor)
+            .await
+            .map_err(|error| stopped(error, false))?;
         let restore = self
             .bound_session_lock_wait(executor)
             .await
@@ -708,6 +725,7 @@ impl<'a> Migrator<'a> {
             let Err(error) = executor.execute(batch.sql()).await else {
                 continue;
             };
+            let usable = error.kind == ExecErrorKind::Database;
             let table_lock = error.sqlstate.as_deref() == Some(LOCK_NOT_AVAILABLE);
             let note = format!(
                 "statement {} of {}; the {index} before it are committed: this file runs \
@@ -716,10 +734,19 @@ impl<'a> Migrator<'a> {
                 index + 1,
                 statements.len()
             );
-            outcome = Err(stopped(
-                self.migration_error(error, migration, &batch, Some(&note)),
-                table_lock,
-            ));
+            let mut failure = self.migration_error(error, migration, &batch, Some(&note));
+            let cleaned = if usable {
+                indexes.clean_up_failed(executor, index).await
+            } else {
+                None
+            };
+            if let (Error::Sql(failure), Some(cleaned)) = (&mut failure, cleaned) {
+                failure.hint = Some(match failure.hint.take() {
+                    Some(hint) => format!("{hint}. Also, {cleaned}"),
+                    None => cleaned,
+                });
+            }
+            outcome = Err(stopped(failure, table_lock));
             break;
         }
         if let Some(restore) = restore {
@@ -729,9 +756,14 @@ impl<'a> Migrator<'a> {
             }
         }
         outcome?;
+        indexes
+            .check(executor)
+            .await
+            .map_err(|error| stopped(error, false))?;
         self.run_own(executor, &self.tracking.insert_sql(migration))
             .await
-            .map_err(|error| stopped(error, false))
+            .map_err(|error| stopped(error, false))?;
+        Ok(warnings)
     }
 
     /// Sets the session's `lock_timeout` to the table-lock bound and returns
@@ -902,6 +934,8 @@ impl<'a> Migrator<'a> {
                     .await
             })
             .await?;
+        // The lint's warnings first, then what the run itself found.
+        let warnings = warnings.into_iter().chain(report.warnings).collect();
         Ok(MigrateReport { warnings, ..report })
     }
 
@@ -1060,15 +1094,17 @@ impl<'a> Migrator<'a> {
             let pad = " ".repeat(usize::try_from(at.column.saturating_sub(1)).unwrap_or(0));
             format!("{source}\n{pad}^")
         });
+        let statement = offset
+            .and_then(|offset| containing(&migration.sql, offset))
+            .map(|statement| statement.text);
         let hint = error.hint.or_else(|| {
-            error
-                .sqlstate
-                .as_deref()
-                .and_then(common_hint)
-                .map(str::to_owned)
+            common_hint(
+                error.sqlstate.as_deref()?,
+                error.detail.as_deref(),
+                statement,
+            )
         });
         let hint = hint.or_else(|| {
-            let statement = offset.and_then(|at| privileges::statement_at(&migration.sql, at));
             let role = self.role.get().map(String::as_str);
             privileges::hint(error.sqlstate.as_deref(), &error.message, statement, role)
         });
@@ -1135,8 +1171,14 @@ const LOCK_HOLDERS_SQL: &str = "SELECT a.pid, coalesce(a.usename, ''), coalesce(
   ORDER BY a.xact_start NULLS LAST, a.pid
   LIMIT 5";
 
-/// What to do about the failures the migration guide's troubleshooting lists.
-fn common_hint(sqlstate: &str) -> Option<&'static str> {
+/// What to do about the failures the migration guide's troubleshooting
+/// lists; `statement` is the failing statement, when it is known.
+fn common_hint(sqlstate: &str, detail: Option<&str>, statement: Option<&str>) -> Option<String> {
+    if sqlstate == UNIQUE_VIOLATION
+        && let Some(rows) = statement.and_then(IndexedRows::of)
+    {
+        return Some(duplicated_rows_hint(&rows, detail));
+    }
     match sqlstate {
         "23505" => Some(
             "the data is already there: make the INSERT idempotent with ON CONFLICT DO NOTHING",
@@ -1152,4 +1194,23 @@ fn common_hint(sqlstate: &str) -> Option<&'static str> {
         ),
         _ => None,
     }
+    .map(str::to_owned)
+}
+
+/// A unique index built over rows already in the table (CREATE UNIQUE
+/// INDEX, or ALTER TABLE … ADD UNIQUE / PRIMARY KEY) fails on rows that
+/// share its key: the fix is in those rows, not in an INSERT.
+fn duplicated_rows_hint(rows: &IndexedRows, detail: Option<&str>) -> String {
+    let find = match detail.and_then(|detail| rows.duplicates_query(detail)) {
+        Some(query) => format!("find them with `{query}`"),
+        None => format!(
+            "find them by grouping the rows of {} by the key, with GROUP BY … HAVING count(*) > 1",
+            rows.table
+        ),
+    };
+    format!(
+        "rows already in {} share the key of this unique index, so it cannot be built: {find}, \
+         then delete or merge the duplicates (or change the key) and run again",
+        rows.table
+    )
 }

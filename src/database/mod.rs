@@ -8,6 +8,7 @@ pub mod connection;
 pub mod drop;
 pub mod embedded;
 pub mod executor;
+pub mod indexes;
 pub mod lock;
 pub mod migrator;
 #[cfg(not(target_family = "wasm"))]

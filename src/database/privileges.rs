@@ -7,7 +7,6 @@
 //! so it answers for a role that may not even see them.
 
 use stratum_core::grants::{permission_hint, quote};
-use stratum_core::statements::split;
 
 use super::executor::{ExecError, ExecErrorKind, Executor, Row};
 use super::sql::literal;
@@ -232,14 +231,6 @@ pub fn with_hint(mut error: ExecError, role: Option<&str>) -> ExecError {
         error.hint = hint(error.sqlstate.as_deref(), &error.message, None, role);
     }
     error
-}
-
-/// The statement of `sql` that holds byte `offset`.
-pub fn statement_at(sql: &str, offset: usize) -> Option<&str> {
-    split(sql)
-        .into_iter()
-        .find(|statement| statement.start <= offset && offset < statement.end)
-        .map(|statement| statement.text)
 }
 
 /// Reads the facts, and refuses `intent` with `E_PRIVILEGE` when the role

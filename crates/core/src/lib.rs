@@ -10,6 +10,7 @@ pub mod diagram;
 pub mod directives;
 pub mod error;
 pub mod grants;
+pub mod indexes;
 pub mod lint;
 pub mod migration;
 pub mod plan;

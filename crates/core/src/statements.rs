@@ -52,6 +52,13 @@ pub fn split(sql: &str) -> Vec<Statement<'_>> {
         .collect()
 }
 
+/// The statement of `sql` that holds byte `offset`, if any.
+pub fn containing(sql: &str, offset: usize) -> Option<Statement<'_>> {
+    split(sql)
+        .into_iter()
+        .find(|statement| statement.start <= offset && offset < statement.end)
+}
+
 /// A file parsed once, for splitting, directives and lint rules alike.
 pub(crate) struct Parsed<'a> {
     pub sql: &'a str,
@@ -553,6 +560,17 @@ impl<'a> LineIndex<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_statement_containing_an_offset_is_the_one_that_holds_it() {
+        let sql = "CREATE TABLE a (x INT);\n-- seed\nINSERT INTO a VALUES (1);\n";
+        let insert = sql.find("INSERT").unwrap_or_default();
+        let text = |offset| containing(sql, offset).map(|statement| statement.text);
+        assert_eq!(text(3), Some("CREATE TABLE a (x INT);"));
+        assert_eq!(text(insert + 7), Some("INSERT INTO a VALUES (1);"));
+        assert_eq!(text(sql.find("seed").unwrap_or_default()), None);
+        assert_eq!(text(sql.len()), None);
+    }
     use crate::position::line_column_at_byte;
 
     fn texts(sql: &str) -> Vec<&str> {

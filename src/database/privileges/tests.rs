@@ -210,18 +210,6 @@ fn only_a_permission_error_of_a_known_role_gets_a_hint() {
 }
 
 #[test]
-fn the_statement_at_an_offset_is_the_one_that_holds_it() {
-    let sql = "CREATE TABLE a (x INT);\n-- seed\nINSERT INTO a VALUES (1);\n";
-    let insert = sql.find("INSERT").unwrap_or_default();
-    assert_eq!(statement_at(sql, 3), Some("CREATE TABLE a (x INT);"));
-    assert_eq!(
-        statement_at(sql, insert + 7),
-        Some("INSERT INTO a VALUES (1);")
-    );
-    assert_eq!(statement_at(sql, sql.len()), None);
-}
-
-#[test]
 fn the_row_reads_nulls_as_not_held() {
     let row: Row = vec![
         Some("r".into()),

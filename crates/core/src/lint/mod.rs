@@ -7,7 +7,7 @@
 //! silenced on one statement with `-- stratum:allow <rule-id>` on the line
 //! before it (see [`crate::directives`]).
 
-mod rules;
+pub(crate) mod rules;
 
 use std::fmt;
 
