@@ -77,8 +77,16 @@ export interface MigrateResult {
    * checksum in this run; changes to those files are caught from now on.
    */
   adopted: Array<string>
-  /** Lint warnings of the files this run applied. */
+  /**
+   * Lint warnings of the files this run applied, and an `invalid-index`
+   * warning for each INVALID index dropped before its file built it again.
+   */
   warnings: Array<LintDiagnostic>
+  /**
+   * Migrations that gave up on a table lock held by other sessions and
+   * were rolled back and sent again (`tableLockRetries`), in order.
+   */
+  retries: Array<TableLockRetry>
   /**
    * Set when no database was configured and the embedded PostgreSQL was
    * used: its data folder, e.g. `.stratum/pgdata`.
@@ -175,6 +183,11 @@ export interface Options {
    */
   tableLockTimeoutMs?: number
   /**
+   * How many times a migration that gave up on a table lock is rolled
+   * back and sent again, each after a jittered backoff. Default 3.
+   */
+  tableLockRetries?: number
+  /**
    * How concurrent runs exclude each other. `session` (default): one
    * advisory lock for the whole run, on a direct connection. `transaction`:
    * a lock inside each migration's transaction, for connections through
@@ -192,8 +205,11 @@ export interface Options {
   onProgress?: (event: ProgressEvent) => void
   /**
    * The app's own connection instead of one stratum opens: a connected
-   * `pg.Client` (or anything with its `query`). Useful behind poolers, and
-   * how the WebAssembly build reaches the database.
+   * `pg.Client` (or anything with its `query`), or a `pg.Pool` (anything
+   * with `connect()`, `totalCount` and `idleCount`), from which one client
+   * is checked out for the whole run, so a transaction never spans two
+   * sessions, and released after it; after a failure the pool destroys it.
+   * Useful behind poolers, and how the WebAssembly build reaches the database.
    */
   client?: { query: (...args: any[]) => any }
   /**
@@ -241,16 +257,26 @@ export interface PlanResult {
   warnings: number
 }
 
-/** A migration starting or ending. */
+/** A migration starting, ending, or sent again. */
 export interface ProgressEvent {
-  /** `start` as the migration is sent to the server, `end` once it committed. */
-  event: 'start' | 'end'
+  /**
+   * `start` as the migration is sent to the server, `end` once it
+   * committed, `retry` when it gave up on a table lock held by other
+   * sessions, was rolled back, and will be sent again after `waitMs`.
+   */
+  event: 'start' | 'end' | 'retry'
   /** The number the file name starts with. */
   version: number
   /** The file name without `.sql`. */
   name: string
   /** Set on `end`. */
   durationMs?: number
+  /** Set on `retry`: 1 for the first retry. */
+  attempt?: number
+  /** Set on `retry`: the backoff before the migration is sent again. */
+  waitMs?: number
+  /** Set on `retry`: what PostgreSQL said when the migration gave up. */
+  reason?: string
 }
 
 /** A failed statement, as PostgreSQL reported it. */
@@ -281,7 +307,10 @@ export declare function reset(options?: Options): Promise<ResetResult>
 
 /** What `reset` dropped. */
 export interface ResetResult {
-  /** How many tables, views, sequences, routines and types were dropped. */
+  /**
+   * How many objects of the schema were dropped, not counting those that
+   * went with them (a table's triggers, a partition).
+   */
   dropped: number
 }
 
@@ -298,4 +327,18 @@ export interface StatusReport {
   applied: number
   /** Set when the embedded PostgreSQL was used: its data folder. */
   embedded?: string
+}
+
+/** A migration sent again after it gave up waiting for a table lock. */
+export interface TableLockRetry {
+  /** The number the file name starts with. */
+  version: number
+  /** The file name without `.sql`. */
+  name: string
+  /** 1 for the first retry. */
+  attempt: number
+  /** The jittered backoff before it was sent again, in milliseconds. */
+  waitMs: number
+  /** What PostgreSQL said when it gave up. */
+  reason: string
 }
