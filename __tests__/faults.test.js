@@ -137,6 +137,8 @@ test('fresh that fails on a bad migration drops nothing', async () => {
   require('node:fs').writeFileSync(path.join(dir, '002_bad.sql'), 'SELECT 1/0;\n');
   const error = await stratum.fresh({ databaseUrl: db.url, dir }).catch((e) => e);
   expect(error.code).toBe('E_SQL');
+  // 001_a ran again inside fresh's one transaction, which rolled back: the error claims nothing applied.
+  expect(error.applied).toBeUndefined();
   expect(await query(db.url, 'SELECT id FROM a')).toEqual([{ id: 7 }]);
   expect(await tracking(db.url)).toEqual(['001_a']);
 });

@@ -533,7 +533,11 @@ impl<'a> Migrator<'a> {
                 }
                 self.name_lock_holders(executor, &mut error).await;
             }
-            if let (Some(last), Wrapping::Own) = (report.applied.last(), wrapping) {
+            if wrapping == Wrapping::Outer {
+                // The caller's transaction rolls back: nothing stays applied.
+                return Err(error);
+            }
+            if let Some(last) = report.applied.last() {
                 self.flush(executor, &last.name).await;
             }
             return Err(error.after(report.applied));
