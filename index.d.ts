@@ -56,6 +56,11 @@ export interface LintDiagnostic {
   message: string
   /** How to fix it. */
   help: string
+  /**
+   * Set when the file is at or below the baseline: written before the
+   * rules, so its findings are warnings at most.
+   */
+  baselined?: boolean
 }
 
 /** Every file's findings, as `stratum lint` shows them. */
@@ -206,6 +211,18 @@ export interface Options {
    * process's working directory.
    */
   cwd?: string
+  /**
+   * Lint level by rule id, over `"stratum": { "rules": … }` of package.json:
+   * `off`, `warning` or `error`. An unknown id is an `E_CONFIG` error that
+   * lists the valid ones.
+   */
+  rules?: Record<string, 'off' | 'warning' | 'error'>
+  /**
+   * Files numbered at or below it were written before the rules: `migrate`,
+   * `plan` and `lint` report their findings as warnings at most. Default:
+   * `"stratum": { "baseline": … }` of package.json, else none.
+   */
+  baseline?: number
   /** Called as each migration starts and ends. */
   onProgress?: (event: ProgressEvent) => void
   /**

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use stratum_core::lint::{Diagnostic, LintContext, Severity};
+use stratum_core::lint::{Diagnostic, Severity};
 use stratum_core::migration::new_migration_file;
 use stratum_core::{Migration, SourceError};
 
@@ -349,14 +349,14 @@ pub async fn lint(options: Options) -> Result<LintReport> {
     let cwd = options.working_dir();
     let settings = Settings::resolve(options, &ProcessEnvironment, &cwd)?;
     let migrations = read_migrations(&settings.dir)?;
-    let context = LintContext {
-        tracking_table: &settings.tracking.table,
-        tracking_schema: &settings.tracking.schema,
-    };
     let diagnostics: Vec<Diagnostic> = migrations
         .iter()
         .flat_map(|file| {
-            stratum_core::lint::lint(&settings.display_path(&file.file_name), &file.sql, &context)
+            stratum_core::lint::lint(
+                &settings.display_path(&file.file_name),
+                &file.sql,
+                &settings.lint_context(file.version),
+            )
         })
         .collect();
     let errors = diagnostics

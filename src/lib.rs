@@ -61,6 +61,15 @@ pub struct Options {
     /// The folder `dir` and package.json are resolved against. Default: the
     /// process's working directory.
     pub cwd: Option<String>,
+    /// Lint level by rule id, over `"stratum": { "rules": … }` of package.json:
+    /// `off`, `warning` or `error`. An unknown id is an `E_CONFIG` error that
+    /// lists the valid ones.
+    #[napi(ts_type = "Record<string, 'off' | 'warning' | 'error'>")]
+    pub rules: Option<std::collections::HashMap<String, String>>,
+    /// Files numbered at or below it were written before the rules: `migrate`,
+    /// `plan` and `lint` report their findings as warnings at most. Default:
+    /// `"stratum": { "baseline": … }` of package.json, else none.
+    pub baseline: Option<f64>,
     /// Called as each migration starts and ends.
     #[napi(ts_type = "(event: ProgressEvent) => void")]
     pub on_progress:
@@ -138,6 +147,10 @@ pub struct LintDiagnostic {
     pub message: String,
     /// How to fix it.
     pub help: String,
+    /// Set when the file is at or below the baseline: written before the
+    /// rules, so its findings are warnings at most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baselined: Option<bool>,
 }
 
 /// Every file's findings, as `stratum lint` shows them.
@@ -510,6 +523,14 @@ fn read_options(value: &Unknown<'_>) -> error::Result<Request> {
             lock_mode: options.lock_mode,
             force: options.force.unwrap_or(false),
             cwd: options.cwd,
+            rules: {
+                // Sorted, so an error names the same id every time.
+                let mut rules: Vec<(String, String)> =
+                    options.rules.unwrap_or_default().into_iter().collect();
+                rules.sort();
+                rules
+            },
+            baseline: options.baseline,
         },
         on_progress: options.on_progress,
         js: options.query.map(js_transport::JsExecutor::new),
@@ -739,6 +760,7 @@ impl From<stratum_core::lint::Diagnostic> for LintDiagnostic {
             rule: found.rule.to_owned(),
             message: found.message,
             help: found.help,
+            baselined: found.baselined.then_some(true),
         }
     }
 }

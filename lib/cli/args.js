@@ -30,6 +30,7 @@ Options:
   --lock-mode <mode>   session (default), or transaction behind PgBouncer's transaction pooling
   --wait <duration>    keep retrying a server that is not up yet, e.g. 30s, 500ms, 2m (default: 0)
   --force              let fresh and reset run with NODE_ENV=production
+  --baseline <n>       files numbered up to n predate the lint rules: their findings are warnings at most
   --dry-run            migrate: print the plan instead of applying it
   --out <file>         diagram: write the diagram to a file instead of stdout
   --json               print one JSON document on stdout
@@ -50,6 +51,7 @@ const OPTIONS = {
   'lock-mode': { type: 'string' },
   wait: { type: 'string' },
   force: { type: 'boolean' },
+  baseline: { type: 'string' },
   'dry-run': { type: 'boolean' },
   out: { type: 'string' },
   json: { type: 'boolean' },
@@ -108,6 +110,7 @@ function parseArguments(argv) {
     lockMode: lockMode(values['lock-mode']),
     waitMs: duration(values, 'wait'),
     force: values.force,
+    baseline: count(values, 'baseline'),
   };
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
   return {

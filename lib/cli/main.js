@@ -96,6 +96,7 @@ async function execute(request, io) {
     } else if (!quiet) {
       noteEmbedded(result, io);
       for (const d of result.warnings) io.err.write(render.diagnostic(d, io.errC));
+      io.err.write(render.baselineNote(result.warnings, io.errC));
       out.write(render.migrateSummary(result, performance.now() - started, c));
     }
     return 0;

@@ -68,7 +68,14 @@ function plan(result, c) {
 
 function lint(report, c) {
   const found = report.diagnostics.map((d) => diagnostic(d, c)).join('');
-  return `${found}${plural(report.errors, 'error')}, ${plural(report.warnings, 'warning')}\n`;
+  return `${found}${baselineNote(report.diagnostics, c)}${plural(report.errors, 'error')}, ${plural(report.warnings, 'warning')}\n`;
+}
+
+/** Said once: findings of files at or below the baseline are only warnings. */
+function baselineNote(diagnostics, c) {
+  const count = diagnostics.filter((d) => d.baselined).length;
+  if (count === 0) return '';
+  return `${c.dim('note')}: ${plural(count, 'finding')} in files at or below the baseline, written before the rules: reported as warnings; files above it are held to every rule\n`;
 }
 
 /** A source line with a caret under `column`, the way compilers show it. */
@@ -125,4 +132,4 @@ function errorDocument(failure) {
   return document;
 }
 
-module.exports = { migrateSummary, status, plan, lint, diagnostic, error, errorDocument };
+module.exports = { migrateSummary, status, plan, lint, diagnostic, baselineNote, error, errorDocument };

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use stratum_core::batch::{Batch, Origin, Purpose};
 use stratum_core::indexes::IndexedRows;
-use stratum_core::lint::{Diagnostic, LintContext, Severity, TransactionMode, check};
+use stratum_core::lint::{Diagnostic, Severity, TransactionMode, check};
 use stratum_core::position::{line_column_at_byte, line_text};
 use stratum_core::statements::containing;
 use stratum_core::{Migration, Plan, PlanError, State};
@@ -280,14 +280,17 @@ impl<'a> Migrator<'a> {
     pub fn dry_run(&self, state: &TrackingState) -> Result<DryRun> {
         let plan = Plan::new(self.migrations, state.rows());
         self.check(&plan)?;
-        let context = self.lint_context();
         let mut report = DryRun {
             already_applied: plan.count(State::Applied),
             ..DryRun::default()
         };
         for file in plan.pending() {
             let display = self.settings.display_path(&file.file_name);
-            let checked = check(&display, &file.sql, &context);
+            let checked = check(
+                &display,
+                &file.sql,
+                &self.settings.lint_context(file.version),
+            );
             report.pending.push(PendingFile {
                 version: file.version,
                 name: file.name.clone(),
@@ -325,27 +328,19 @@ impl<'a> Migrator<'a> {
         }
     }
 
-    fn lint_context(&self) -> LintContext<'_> {
-        LintContext {
-            tracking_table: &self.settings.tracking.table,
-            tracking_schema: &self.settings.tracking.schema,
-        }
-    }
-
     /// Lints `files`: any error refuses the run; their shapes and the
     /// warnings are returned. Each file is parsed once.
     fn check_files<'m>(
         &self,
         files: impl Iterator<Item = &'m Migration>,
     ) -> Result<(Shapes<'m>, Vec<Diagnostic>)> {
-        let context = self.lint_context();
         let mut shapes = Shapes::new();
         let mut diagnostics = Vec::new();
         for file in files {
             let checked = check(
                 &self.settings.display_path(&file.file_name),
                 &file.sql,
-                &context,
+                &self.settings.lint_context(file.version),
             );
             shapes.insert(
                 &file.file_name,
