@@ -65,6 +65,9 @@ test('with a baseline they apply byte for byte on a fresh database, and fresh wo
   expect(result.warnings.length).toBeGreaterThan(0);
   expect(result.warnings.every((d) => d.severity === 'warning' && d.baselined === true)).toBe(true);
   expect(rulesOf(result.warnings)).toEqual(expect.arrayContaining(['create-if-not-exists', 'insert-on-conflict']));
+  // The INSERT guarded by WHERE NOT EXISTS on its key is safe to re-run; the plain one is not.
+  const inserts = result.warnings.filter((d) => d.rule === 'insert-on-conflict');
+  expect(inserts.map((d) => [path.basename(d.file), d.line])).toEqual([['002_seed_roles.sql', 2]]);
   // The files are untouched and recorded with their own checksums.
   expect(Object.keys(LEGACY).map((name) => sha256(path.join(dir, name)))).toEqual(before);
   const rows = await query(db.url, 'SELECT name, checksum FROM migrations ORDER BY id');
