@@ -9,6 +9,31 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * For a database whose schema exists but is not tracked yet: records the
+ * files numbered up to `version` as applied, with their checksums, without
+ * running them, in one transaction under the lock. Rejects with
+ * `E_BASELINE` when the tracking table already holds rows, or when no file
+ * is numbered `version`.
+ */
+export declare function baseline(version: number, options?: Options): Promise<BaselineResult>
+
+/** A file `baseline` recorded as applied without running it. */
+export interface BaselinedMigration {
+  /** The number the file name starts with. */
+  version: number
+  /** The file name without `.sql`. */
+  name: string
+  /** SHA-256 of the file, as `migrate` records it. */
+  checksum: string
+}
+
+/** What `baseline` recorded. */
+export interface BaselineResult {
+  /** The files numbered up to the version, in order. */
+  recorded: Array<BaselinedMigration>
+}
+
 /** Starts the embedded PostgreSQL (creating it the first time) and leaves it running. */
 export declare function dbStart(): Promise<EmbeddedDatabase>
 

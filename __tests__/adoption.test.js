@@ -148,3 +148,102 @@ test('the CLI takes --baseline and says once that files are under it', () => {
   const bad = run('lint', '--baseline', 'six');
   expect(bad.status).toBe(2);
 });
+
+/** The advisory lock key stratum derives from the tracking table's schema and name. */
+function lockKey(schema, table) {
+  const digest = crypto.createHash('sha256').update(`stratum migration lock ${schema}.${table}`).digest('hex');
+  return BigInt.asIntN(64, BigInt(`0x${digest.slice(0, 16)}`)).toString();
+}
+
+/** A schema built by hand from the legacy files' tables, with none of their rows. */
+async function builtByHand(url) {
+  await query(url, LEGACY['001_schema.sql']);
+  await query(url, LEGACY['003_tags.sql']);
+}
+
+const trackingRows = (url) => query(url, 'SELECT name, version, checksum FROM migrations ORDER BY id');
+const hasTracking = async (url) => (await query(url, "SELECT to_regclass('migrations') IS NOT NULL AS e"))[0].e;
+
+describe('baseline: a database built before any tracking', () => {
+  test('records the files up to the version with their checksums, without running them', async () => {
+    const { root, dir } = project({}, { ...LEGACY, '004_notes.sql': 'CREATE TABLE IF NOT EXISTS notes (id int);\n' });
+    await builtByHand(db.url);
+    const result = await stratum.baseline(3, { databaseUrl: db.url, cwd: root });
+    expect(result.recorded.map((m) => [m.version, m.name])).toEqual([
+      [1, '001_schema'],
+      [2, '002_seed_roles'],
+      [3, '003_tags'],
+    ]);
+    const rows = await trackingRows(db.url);
+    expect(rows.map((r) => [r.name, Number(r.version), r.checksum])).toEqual(
+      Object.keys(LEGACY).map((name, i) => [name.replace(/\.sql$/, ''), i + 1, sha256(path.join(dir, name))]),
+    );
+    expect(result.recorded.map((m) => m.checksum)).toEqual(rows.map((r) => r.checksum));
+    // 002 seeds two roles: it was recorded, not run.
+    expect((await query(db.url, 'SELECT count(*)::int AS n FROM roles'))[0].n).toBe(0);
+
+    const status = await stratum.status({ databaseUrl: db.url, cwd: root });
+    expect(status.migrations.map((m) => m.state)).toEqual(['applied', 'applied', 'applied', 'pending']);
+    const migrated = await stratum.migrate({ databaseUrl: db.url, cwd: root });
+    expect(migrated.applied.map((m) => m.name)).toEqual(['004_notes']);
+    expect(migrated.alreadyApplied).toBe(3);
+  });
+
+  test('works on an empty tracking table', async () => {
+    const { root } = project({});
+    await builtByHand(db.url);
+    await query(db.url, 'CREATE TABLE migrations (id SERIAL PRIMARY KEY, name VARCHAR(255) UNIQUE NOT NULL, executed_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+    const result = await stratum.baseline(1, { databaseUrl: db.url, cwd: root });
+    expect(result.recorded.map((m) => m.name)).toEqual(['001_schema']);
+    const rows = await trackingRows(db.url);
+    expect(rows.map((r) => r.name)).toEqual(['001_schema']);
+    expect(rows[0].checksum).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  test('refuses a database that already tracks migrations, and changes nothing', async () => {
+    const { root } = project({ baseline: 3 });
+    await stratum.migrate({ databaseUrl: db.url, cwd: root });
+    const before = await trackingRows(db.url);
+    const error = await stratum.baseline(2, { databaseUrl: db.url, cwd: root }).catch((e) => e);
+    expect(error.code).toBe('E_BASELINE');
+    expect(error.message).toMatch(/already records 3 migration/);
+    expect(error.message).toMatch(/stratum migrate/);
+    expect(await trackingRows(db.url)).toEqual(before);
+  });
+
+  test('refuses a version with no file, before it creates anything', async () => {
+    const { root } = project({});
+    const error = await stratum.baseline(5, { databaseUrl: db.url, cwd: root }).catch((e) => e);
+    expect(error.code).toBe('E_BASELINE');
+    expect(error.message).toMatch(/no migration file is numbered 5/);
+    expect(error.message).toMatch(/numbered 1 to 3/);
+    expect(await hasTracking(db.url)).toBe(false);
+    const bad = await stratum.baseline(1.5, { databaseUrl: db.url, cwd: root }).catch((e) => e);
+    expect(bad.code).toBe('E_CONFIG');
+  });
+
+  test('waits for the migration lock, and writes nothing when it cannot have it', async () => {
+    const { root } = project({});
+    const { withClient } = require('./helpers/db');
+    await withClient(db.url, async (holder) => {
+      await holder.query(`SELECT pg_advisory_lock(${lockKey('public', 'migrations')})`);
+      const error = await stratum.baseline(3, { databaseUrl: db.url, cwd: root, lockTimeoutMs: 300 }).catch((e) => e);
+      expect(error.code).toBe('E_LOCK_TIMEOUT');
+    });
+    expect(await hasTracking(db.url)).toBe(false);
+  });
+
+  test('the CLI: stratum baseline <version>', () => {
+    const { root } = project({});
+    const run = (...args) => spawnSync(process.execPath, [CLI, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const done = run('baseline', '2', '--url', db.url);
+    expect(done.stderr).toBe('');
+    expect(done.status).toBe(0);
+    expect(done.stdout).toMatch(/recorded {2}001_schema\nrecorded {2}002_seed_roles\n2 recorded as applied/);
+    const again = run('baseline', '2', '--url', db.url, '--json');
+    expect(again.status).toBe(1);
+    expect(JSON.parse(again.stdout).error.code).toBe('E_BASELINE');
+    expect(run('baseline', 'two').status).toBe(2);
+    expect(run('baseline').status).toBe(2);
+  });
+});

@@ -100,6 +100,40 @@ pub async fn reset(options: Options, js: Option<JsExecutor>) -> Result<usize> {
     Ok(dropped)
 }
 
+/// A file `baseline` recorded as applied.
+pub struct Baselined {
+    pub version: i64,
+    pub name: String,
+    pub checksum: String,
+}
+
+/// Records the files up to `version` as applied without running them.
+pub async fn baseline(
+    options: Options,
+    js: Option<JsExecutor>,
+    version: i64,
+) -> Result<Vec<Baselined>> {
+    let (recorded, _) = run(
+        options,
+        js,
+        Needs::CHECKSUMS,
+        nothing,
+        async |migrator, executor, _| {
+            let files = migrator.baseline(executor, version).await?;
+            Ok(files
+                .into_iter()
+                .map(|file| Baselined {
+                    version: file.version,
+                    name: file.name.clone(),
+                    checksum: file.checksum.clone(),
+                })
+                .collect())
+        },
+    )
+    .await?;
+    Ok(recorded)
+}
+
 /// What `migrate` would do; takes no lock and writes nothing.
 pub async fn plan(options: Options, js: Option<JsExecutor>) -> Result<DryRun> {
     let (dry_run, _) = run(

@@ -359,6 +359,62 @@ pub fn plan<'env>(
     })
 }
 
+/// A file `baseline` recorded as applied without running it.
+#[napi(object)]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BaselinedMigration {
+    /// The number the file name starts with.
+    pub version: i64,
+    /// The file name without `.sql`.
+    pub name: String,
+    /// SHA-256 of the file, as `migrate` records it.
+    pub checksum: String,
+}
+
+/// What `baseline` recorded.
+#[napi(object)]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BaselineResult {
+    /// The files numbered up to the version, in order.
+    pub recorded: Vec<BaselinedMigration>,
+}
+
+/// For a database whose schema exists but is not tracked yet: records the
+/// files numbered up to `version` as applied, with their checksums, without
+/// running them, in one transaction under the lock. Rejects with
+/// `E_BASELINE` when the tracking table already holds rows, or when no file
+/// is numbered `version`.
+#[napi(
+    ts_args_type = "version: number, options?: Options",
+    ts_return_type = "Promise<BaselineResult>"
+)]
+pub fn baseline<'env>(
+    env: &'env Env,
+    version: f64,
+    options: Unknown<'env>,
+) -> napi::Result<PromiseRaw<'env, Parsed<BaselineResult>>> {
+    run(env, &options, move |request| async move {
+        if version < 0.0 || version.fract() != 0.0 || version > 9_007_199_254_740_991.0 {
+            return Err(error::Error::Config(format!(
+                "baseline takes a migration number (a whole number, 0 or more), not {version}"
+            )));
+        }
+        let recorded = commands::baseline(request.options, request.js, version as i64).await?;
+        Ok(Parsed(BaselineResult {
+            recorded: recorded
+                .into_iter()
+                .map(|file| BaselinedMigration {
+                    version: file.version,
+                    name: file.name,
+                    checksum: file.checksum,
+                })
+                .collect(),
+        }))
+    })
+}
+
 /// The schema's tables, key columns and foreign keys as a Mermaid ER diagram.
 #[napi(ts_args_type = "options?: Options", ts_return_type = "Promise<string>")]
 pub fn diagram<'env>(

@@ -11,6 +11,8 @@ Commands:
   status           show applied, pending, changed and missing migrations
   new <name>       write migrations/NNN_<name>.sql with the next number, print its path
   lint             check every migration file against the house rules (no database needed)
+  baseline <n>     record files numbered up to n as applied without running them, on a database
+                   built before any tracking
   diagram          print the schema as a Mermaid ER diagram (--out FILE to write it)
   fresh            drop every table of the schema, then migrate from scratch
   reset            drop every table of the schema, the tracking table too
@@ -59,7 +61,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 };
 
-const COMMANDS = new Set(['migrate', 'plan', 'status', 'new', 'lint', 'diagram', 'fresh', 'reset', 'db']);
+const COMMANDS = new Set(['migrate', 'plan', 'status', 'new', 'lint', 'diagram', 'fresh', 'reset', 'db', 'baseline']);
 const DB_ACTIONS = new Set(['start', 'stop', 'status', 'url']);
 
 /** Flags that mean something to one command only; elsewhere they are a mistake worth reporting. */
@@ -83,12 +85,18 @@ function parseArguments(argv) {
   if (positionals.length === 0) throw new UsageError('no command given');
   const [requested, ...rest] = positionals;
   if (!COMMANDS.has(requested)) throw new UsageError(`unknown command: ${requested}`);
-  const expected = requested === 'new' || requested === 'db' ? 1 : 0;
+  const expected = requested === 'new' || requested === 'db' || requested === 'baseline' ? 1 : 0;
   if (rest.length > expected) throw new UsageError(`unexpected argument: ${rest[expected]}`);
   if (rest.length < expected) {
-    throw new UsageError(
-      requested === 'db' ? 'db needs an action: start, stop, status or url' : 'new needs a name, e.g. stratum new add_user_preferences',
-    );
+    const needs = {
+      db: 'db needs an action: start, stop, status or url',
+      new: 'new needs a name, e.g. stratum new add_user_preferences',
+      baseline: 'baseline needs a version, e.g. stratum baseline 12',
+    };
+    throw new UsageError(needs[requested]);
+  }
+  if (requested === 'baseline' && !/^\d+$/.test(rest[0])) {
+    throw new UsageError(`baseline takes a migration number, not ${rest[0]}`);
   }
   if (requested === 'db' && !DB_ACTIONS.has(rest[0])) {
     throw new UsageError(`unknown db action: ${rest[0]} (start, stop, status or url)`);

@@ -89,6 +89,12 @@ async function execute(request, io) {
     else if (!quiet) out.write(`${created.path}\n`);
     return 0;
   }
+  if (command === 'baseline') {
+    const result = await stratum.baseline(Number(request.name), options);
+    if (json) out.write(`${JSON.stringify(result)}\n`);
+    else if (!quiet) out.write(render.baseline(result, c));
+    return 0;
+  }
   if (command === 'migrate' || command === 'fresh') {
     const result = await applyMigrations(stratum, request, io);
     if (json) {

@@ -18,6 +18,12 @@ function migrateSummary(result, elapsedMs, c) {
   return lines.join('');
 }
 
+function baseline(result, c) {
+  const lines = result.recorded.map((m) => `${c.green('recorded')}  ${m.name}\n`);
+  lines.push(`${c.bold(`${result.recorded.length} recorded as applied`)}, none of them run.\n`);
+  return lines.join('');
+}
+
 /** Fixed-width columns; `align` is 'left' or 'right' per column, `paint` colours a cell after padding. */
 function table(header, rows, { align, paint = () => (text) => text, c }) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
@@ -132,4 +138,4 @@ function errorDocument(failure) {
   return document;
 }
 
-module.exports = { migrateSummary, status, plan, lint, diagnostic, baselineNote, error, errorDocument };
+module.exports = { baseline, migrateSummary, status, plan, lint, diagnostic, baselineNote, error, errorDocument };

@@ -874,6 +874,66 @@ impl<'a> Migrator<'a> {
             .await;
     }
 
+    /// Records the files numbered up to `version` as applied, with their
+    /// checksums, without running them: for a database whose schema was
+    /// built before any tracking. One transaction under the lock; refused
+    /// when the tracking table already holds a row, or when no file is
+    /// numbered `version`.
+    pub async fn baseline<E: Executor>(
+        &self,
+        executor: &mut E,
+        version: i64,
+    ) -> Result<Vec<&'a Migration>> {
+        if !self.migrations.iter().any(|file| file.version == version) {
+            let numbers = match (self.migrations.first(), self.migrations.last()) {
+                (Some(first), Some(last)) => {
+                    format!(
+                        "the files are numbered {} to {}",
+                        first.version, last.version
+                    )
+                }
+                _ => format!(
+                    "{} holds no migration files",
+                    self.settings.display_dir.display()
+                ),
+            };
+            return Err(Error::Baseline(format!(
+                "no migration file is numbered {version}, so there is nothing to baseline up to; \
+                 {numbers}"
+            )));
+        }
+        let files: Vec<&'a Migration> = self
+            .migrations
+            .iter()
+            .filter(|file| file.version <= version)
+            .collect();
+        let refuse = |state: &TrackingState| match state.rows().len() {
+            0 => Ok(()),
+            count => Err(Error::Baseline(format!(
+                "{}.{} already records {count} migration(s): baseline is only for a database \
+                 that tracks none yet; run `stratum migrate` instead",
+                self.settings.tracking.schema, self.settings.tracking.table
+            ))),
+        };
+        // Refused before anything is written, the tracking table included.
+        refuse(&self.read_tracking(executor).await?)?;
+        self.with_lock(executor, async |executor: &mut E| {
+            self.prepare_tracking(executor).await?;
+            self.in_transaction(executor, async |executor: &mut E| {
+                // Another run may have got there while this one waited.
+                refuse(&self.read_tracking(executor).await?)?;
+                let sql: String = files
+                    .iter()
+                    .map(|file| self.tracking.claim_sql(file))
+                    .collect();
+                self.run_own(executor, &sql).await
+            })
+            .await
+        })
+        .await?;
+        Ok(files)
+    }
+
     /// Drops every object in the schema, the tracking table included, in one
     /// transaction under the lock: a failure drops nothing. Returns how many
     /// objects were dropped.
