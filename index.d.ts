@@ -248,6 +248,12 @@ export interface Options {
    * `"stratum": { "baseline": … }` of package.json, else none.
    */
   baseline?: number
+  /**
+   * Creates the configured database first when it does not exist, from
+   * the maintenance database `postgres` of the same server, as `createdb`
+   * does; never with `NODE_ENV=production`. Default `false`.
+   */
+  createDatabase?: boolean
   /** Called as each migration starts and ends. */
   onProgress?: (event: ProgressEvent) => void
   /**

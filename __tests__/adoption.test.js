@@ -247,3 +247,74 @@ describe('baseline: a database built before any tracking', () => {
     expect(run('baseline').status).toBe(2);
   });
 });
+
+describe('createDatabase: a database that does not exist yet', () => {
+  const { ADMIN_URL, urlFor } = require('./helpers/db');
+  const missingName = () => `stratum_new_${process.pid}_${crypto.randomBytes(4).toString('hex')}`;
+  const exists = async (name) => (await query(ADMIN_URL, 'SELECT count(*)::int AS n FROM pg_database WHERE datname = $1', [name]))[0].n === 1;
+  const dropDatabase = (name) => query(ADMIN_URL, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  const cli = (root, args, env = {}) =>
+    spawnSync(process.execPath, [CLI, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', NODE_ENV: '', ...env } });
+
+  test('without the flag, the error says to add it or run createdb', async () => {
+    const name = missingName();
+    const { root } = project({ baseline: 3 });
+    const error = await stratum.migrate({ databaseUrl: urlFor(name), cwd: root }).catch((e) => e);
+    expect(error.code).toBe('E_CONNECT');
+    expect(error.message).toMatch(new RegExp(`database "${name}" does not exist`));
+    expect(error.message).toMatch(/--create-database/);
+    expect(error.message).toMatch(new RegExp(`createdb ${name}`));
+    expect(await exists(name)).toBe(false);
+  });
+
+  test('with it, migrate creates the database, then applies every file', async () => {
+    const name = missingName();
+    const { root } = project({ baseline: 3 });
+    try {
+      const result = await stratum.migrate({ databaseUrl: urlFor(name), cwd: root, createDatabase: true });
+      expect(result.applied).toHaveLength(3);
+      expect(await exists(name)).toBe(true);
+      // A database that exists is left alone.
+      const again = await stratum.migrate({ databaseUrl: urlFor(name), cwd: root, createDatabase: true });
+      expect(again.alreadyApplied).toBe(3);
+    } finally {
+      await dropDatabase(name);
+    }
+  });
+
+  test('the CLI flag, refused with NODE_ENV=production and on other commands', async () => {
+    const name = missingName();
+    const { root } = project({ baseline: 3 });
+    try {
+      const production = cli(root, ['migrate', '--create-database', '--url', urlFor(name)], { NODE_ENV: 'production' });
+      expect(production.status).toBe(1);
+      expect(production.stderr).toMatch(/NODE_ENV=production stratum never creates a database/);
+      expect(await exists(name)).toBe(false);
+      expect(cli(root, ['status', '--create-database', '--url', urlFor(name)]).status).toBe(2);
+      const created = cli(root, ['migrate', '--create-database', '--url', urlFor(name)]);
+      expect(created.stderr).not.toMatch(/error/);
+      expect(created.status).toBe(0);
+      expect(await exists(name)).toBe(true);
+    } finally {
+      await dropDatabase(name);
+    }
+  });
+
+  test('a role without CREATEDB is told why the database could not be created', async () => {
+    const name = missingName();
+    const role = `stratum_nocreate_${process.pid}_${crypto.randomBytes(3).toString('hex')}`;
+    await query(ADMIN_URL, `CREATE ROLE "${role}" LOGIN NOCREATEDB`);
+    try {
+      const url = new URL(urlFor(name));
+      url.username = role;
+      const { root } = project({ baseline: 3 });
+      const error = await stratum.migrate({ databaseUrl: url.toString(), cwd: root, createDatabase: true }).catch((e) => e);
+      expect(error.code).toBe('E_CONNECT');
+      expect(error.message).toMatch(/creating it failed: permission denied to create database/);
+      expect(await exists(name)).toBe(false);
+    } finally {
+      await dropDatabase(name);
+      await query(ADMIN_URL, `DROP ROLE IF EXISTS "${role}"`);
+    }
+  });
+});

@@ -479,7 +479,14 @@ impl Context {
                         Error::Internal(format!("starting the embedded PostgreSQL: {error}"))
                     })??;
             }
-            let client = native.connection.connect(self.settings.wait).await?;
+            let client = if self.settings.create_database {
+                native
+                    .connection
+                    .connect_creating(self.settings.wait, self.settings.production)
+                    .await?
+            } else {
+                native.connection.connect(self.settings.wait).await?
+            };
             return Ok(AnyExecutor::Postgres(PostgresExecutor::new(client)));
         }
         Err(Error::Config(

@@ -70,6 +70,10 @@ pub struct Options {
     /// `plan` and `lint` report their findings as warnings at most. Default:
     /// `"stratum": { "baseline": … }` of package.json, else none.
     pub baseline: Option<f64>,
+    /// Creates the configured database first when it does not exist, from
+    /// the maintenance database `postgres` of the same server, as `createdb`
+    /// does; never with `NODE_ENV=production`. Default `false`.
+    pub create_database: Option<bool>,
     /// Called as each migration starts and ends.
     #[napi(ts_type = "(event: ProgressEvent) => void")]
     pub on_progress:
@@ -587,6 +591,7 @@ fn read_options(value: &Unknown<'_>) -> error::Result<Request> {
                 rules
             },
             baseline: options.baseline,
+            create_database: options.create_database.unwrap_or(false),
         },
         on_progress: options.on_progress,
         js: options.query.map(js_transport::JsExecutor::new),

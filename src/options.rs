@@ -28,6 +28,8 @@ pub struct Options {
     pub rules: Vec<(String, String)>,
     /// Files numbered at or below this were written before the rules.
     pub baseline: Option<f64>,
+    /// Create the configured database when it does not exist.
+    pub create_database: bool,
 }
 
 /// How concurrent runs exclude each other.
@@ -81,6 +83,8 @@ pub struct Settings {
     pub rules: RuleLevels,
     /// Files numbered at or below it report lint findings as warnings at most.
     pub baseline: Option<i64>,
+    /// Create the configured database when it does not exist (never in production).
+    pub create_database: bool,
 }
 
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -155,6 +159,7 @@ impl Settings {
             production: env.var("NODE_ENV").as_deref() == Some("production"),
             rules,
             baseline,
+            create_database: options.create_database,
         })
     }
 

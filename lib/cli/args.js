@@ -33,6 +33,7 @@ Options:
   --wait <duration>    keep retrying a server that is not up yet, e.g. 30s, 500ms, 2m (default: 0)
   --force              let fresh and reset run with NODE_ENV=production
   --baseline <n>       files numbered up to n predate the lint rules: their findings are warnings at most
+  --create-database    migrate: create the database first when it does not exist (never with NODE_ENV=production)
   --dry-run            migrate: print the plan instead of applying it
   --out <file>         diagram: write the diagram to a file instead of stdout
   --json               print one JSON document on stdout
@@ -54,6 +55,7 @@ const OPTIONS = {
   wait: { type: 'string' },
   force: { type: 'boolean' },
   baseline: { type: 'string' },
+  'create-database': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   out: { type: 'string' },
   json: { type: 'boolean' },
@@ -65,7 +67,7 @@ const COMMANDS = new Set(['migrate', 'plan', 'status', 'new', 'lint', 'diagram',
 const DB_ACTIONS = new Set(['start', 'stop', 'status', 'url']);
 
 /** Flags that mean something to one command only; elsewhere they are a mistake worth reporting. */
-const ONLY_FOR = { 'dry-run': 'migrate', out: 'diagram' };
+const ONLY_FOR = { 'dry-run': 'migrate', out: 'diagram', 'create-database': 'migrate' };
 
 class UsageError extends Error {}
 
@@ -119,6 +121,7 @@ function parseArguments(argv) {
     waitMs: duration(values, 'wait'),
     force: values.force,
     baseline: count(values, 'baseline'),
+    createDatabase: values['create-database'],
   };
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
   return {
