@@ -254,6 +254,12 @@ export interface Options {
    * does; never with `NODE_ENV=production`. Default `false`.
    */
   createDatabase?: boolean
+  /**
+   * `lint` only: a git commit, branch or tag (`origin/main`). A migration
+   * file that exists there and was modified, deleted or renumbered since
+   * is an `immutable-migration` error. Runs the `git` on the PATH.
+   */
+  since?: string
   /** Called as each migration starts and ends. */
   onProgress?: (event: ProgressEvent) => void
   /**

@@ -318,3 +318,92 @@ describe('createDatabase: a database that does not exist yet', () => {
     }
   });
 });
+
+describe('lint --since: committed migration files never change', () => {
+  const git = (root, ...args) => {
+    const done = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'commit.gpgsign=false', ...args], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    if (done.status !== 0) throw new Error(`git ${args.join(' ')}: ${done.stderr}`);
+    return done.stdout;
+  };
+  const CLEAN = {
+    '001_users.sql': 'CREATE TABLE IF NOT EXISTS users (id int);\nCREATE INDEX IF NOT EXISTS users_id ON users (id);\n',
+    '002_posts.sql': 'CREATE TABLE IF NOT EXISTS posts (id int);\n',
+    '003_tags.sql': 'CREATE TABLE IF NOT EXISTS tags (id int);\n',
+    '004_notes.sql': 'CREATE TABLE IF NOT EXISTS notes (id int);\n',
+  };
+  /** A checkout whose branch `main` holds CLEAN, then edits in the working tree. */
+  function checkout(section = {}) {
+    const { root, dir } = project(section, CLEAN);
+    git(root, 'init', '-q', '-b', 'main');
+    git(root, 'add', '.');
+    git(root, 'commit', '-q', '-m', 'first');
+    fs.writeFileSync(path.join(dir, '001_users.sql'), 'CREATE TABLE IF NOT EXISTS users (id int);\nCREATE INDEX IF NOT EXISTS users_id ON users (id, id);\n');
+    fs.rmSync(path.join(dir, '002_posts.sql'));
+    fs.renameSync(path.join(dir, '003_tags.sql'), path.join(dir, '005_tags.sql'));
+    fs.writeFileSync(path.join(dir, '006_new.sql'), 'CREATE TABLE new_one (id int);\n');
+    return root;
+  }
+  const cli = (root, ...args) => spawnSync(process.execPath, [CLI, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const immutable = (diagnostics) =>
+    diagnostics.filter((d) => d.rule === 'immutable-migration').map((d) => [d.file, d.line, d.severity]);
+
+  test('modified, deleted and renumbered files are errors; new files are linted as usual', async () => {
+    // Held even for files under the lint baseline: it is not about their style.
+    const root = checkout({ baseline: 10 });
+    const report = await stratum.lint({ cwd: root, since: 'main' });
+    expect(immutable(report.diagnostics)).toEqual([
+      ['migrations/001_users.sql', 2, 'error'],
+      ['migrations/002_posts.sql', 1, 'error'],
+      ['migrations/005_tags.sql', 1, 'error'],
+    ]);
+    const messages = report.diagnostics.filter((d) => d.rule === 'immutable-migration').map((d) => d.message);
+    expect(messages[0]).toMatch(/001_users\.sql was modified since main/);
+    expect(messages[1]).toMatch(/002_posts\.sql exists at main but was deleted/);
+    expect(messages[2]).toMatch(/005_tags\.sql is 003_tags\.sql renumbered since main/);
+    expect(report.diagnostics.filter((d) => d.rule === 'create-if-not-exists').map((d) => d.file)).toEqual(['migrations/006_new.sql']);
+    expect(report.errors).toBe(3);
+    // Without --since, nothing of it.
+    expect(immutable((await stratum.lint({ cwd: root })).diagnostics)).toEqual([]);
+    // Committed on a branch, the same: the reference is what counts.
+    git(root, 'checkout', '-q', '-b', 'feature');
+    git(root, 'add', '-A');
+    git(root, 'commit', '-q', '-m', 'edit');
+    expect(immutable((await stratum.lint({ cwd: root, since: 'main' })).diagnostics)).toHaveLength(3);
+    expect(immutable((await stratum.lint({ cwd: root, since: 'HEAD' })).diagnostics)).toEqual([]);
+  });
+
+  test('--format github prints annotations, --format json is --json', () => {
+    const root = checkout();
+    const annotated = cli(root, 'lint', '--since', 'main', '--format', 'github');
+    expect(annotated.status).toBe(1);
+    const lines = annotated.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^::error file=migrations\/001_users\.sql,line=2,col=1,title=stratum immutable-migration::001_users\.sql was modified since main/);
+    expect(lines[0]).toMatch(/%0Ahelp: restore it/);
+    expect(lines).toContainEqual(expect.stringMatching(/^::error file=migrations\/006_new\.sql,line=1,col=1,title=stratum create-if-not-exists::/));
+    expect(lines[lines.length - 1]).toBe('4 errors, 0 warnings');
+    const json = cli(root, 'lint', '--since', 'main', '--format', 'json');
+    const plain = cli(root, 'lint', '--since', 'main', '--json');
+    expect(json.stdout).toBe(plain.stdout);
+    expect(JSON.parse(json.stdout).errors).toBe(4);
+    expect(cli(root, 'status', '--format', 'github').status).toBe(2);
+    expect(cli(root, 'lint', '--format', 'xml').status).toBe(2);
+    expect(cli(root, 'status', '--since', 'main').status).toBe(2);
+  });
+
+  test('clear errors for a folder that is not a checkout and for an unknown ref', async () => {
+    const { root } = project({}, CLEAN);
+    const outside = await stratum.lint({ cwd: root, since: 'main' }).catch((e) => e);
+    expect(outside.code).toBe('E_CONFIG');
+    expect(outside.message).toMatch(/is not inside a git checkout/);
+    const repo = checkout();
+    const unknown = await stratum.lint({ cwd: repo, since: 'origin/nope' }).catch((e) => e);
+    expect(unknown.code).toBe('E_CONFIG');
+    expect(unknown.message).toMatch(/--since origin\/nope: no such commit/);
+    const annotated = cli(repo, 'lint', '--since', 'origin/nope', '--format', 'github');
+    expect(annotated.status).toBe(1);
+    expect(annotated.stdout).toMatch(/^::error title=stratum E_CONFIG::--since origin\/nope: no such commit/);
+  });
+});

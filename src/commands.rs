@@ -381,18 +381,31 @@ pub struct LintReport {
 
 pub async fn lint(options: Options) -> Result<LintReport> {
     let cwd = options.working_dir();
+    let since = options.since.clone();
     let settings = Settings::resolve(options, &ProcessEnvironment, &cwd)?;
     let migrations = read_migrations(&settings.dir)?;
-    let diagnostics: Vec<Diagnostic> = migrations
-        .iter()
-        .flat_map(|file| {
-            stratum_core::lint::lint(
-                &settings.display_path(&file.file_name),
-                &file.sql,
-                &settings.lint_context(file.version),
+    // Rule 1 first: an edited applied file matters more than its style.
+    let mut diagnostics: Vec<Diagnostic> = match since {
+        Some(reference) => {
+            let before = crate::git::migrations_at(&settings.dir, &reference)?;
+            let changes = stratum_core::lint::immutable::changes(&before, &migrations);
+            let display = |file: &str| settings.display_path(file);
+            stratum_core::lint::immutable::diagnostics(
+                &changes,
+                &reference,
+                &display,
+                &settings.rules,
             )
-        })
-        .collect();
+        }
+        None => Vec::new(),
+    };
+    diagnostics.extend(migrations.iter().flat_map(|file| {
+        stratum_core::lint::lint(
+            &settings.display_path(&file.file_name),
+            &file.sql,
+            &settings.lint_context(file.version),
+        )
+    }));
     let errors = diagnostics
         .iter()
         .filter(|found| found.severity == Severity::Error)

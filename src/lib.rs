@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod database;
 pub mod error;
+pub mod git;
 pub mod js_transport;
 pub mod options;
 pub mod source;
@@ -74,6 +75,10 @@ pub struct Options {
     /// the maintenance database `postgres` of the same server, as `createdb`
     /// does; never with `NODE_ENV=production`. Default `false`.
     pub create_database: Option<bool>,
+    /// `lint` only: a git commit, branch or tag (`origin/main`). A migration
+    /// file that exists there and was modified, deleted or renumbered since
+    /// is an `immutable-migration` error. Runs the `git` on the PATH.
+    pub since: Option<String>,
     /// Called as each migration starts and ends.
     #[napi(ts_type = "(event: ProgressEvent) => void")]
     pub on_progress:
@@ -592,6 +597,7 @@ fn read_options(value: &Unknown<'_>) -> error::Result<Request> {
             },
             baseline: options.baseline,
             create_database: options.create_database.unwrap_or(false),
+            since: options.since,
         },
         on_progress: options.on_progress,
         js: options.query.map(js_transport::JsExecutor::new),

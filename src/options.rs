@@ -30,6 +30,8 @@ pub struct Options {
     pub baseline: Option<f64>,
     /// Create the configured database when it does not exist.
     pub create_database: bool,
+    /// `lint`: the git commit to hold the files to.
+    pub since: Option<String>,
 }
 
 /// How concurrent runs exclude each other.

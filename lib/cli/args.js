@@ -37,6 +37,8 @@ Options:
   --dry-run            migrate: print the plan instead of applying it
   --out <file>         diagram: write the diagram to a file instead of stdout
   --json               print one JSON document on stdout
+  --format <format>    text (default); json, the same as --json; github: lint findings as GitHub Actions annotations
+  --since <git-ref>    lint: a migration file that exists at that commit and was modified, deleted or renumbered since is an error
   -q, --quiet          migrate, fresh, reset, new, diagram --out: print nothing but errors
   -h, --help           show this help
 
@@ -59,6 +61,8 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   out: { type: 'string' },
   json: { type: 'boolean' },
+  format: { type: 'string' },
+  since: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -67,7 +71,8 @@ const COMMANDS = new Set(['migrate', 'plan', 'status', 'new', 'lint', 'diagram',
 const DB_ACTIONS = new Set(['start', 'stop', 'status', 'url']);
 
 /** Flags that mean something to one command only; elsewhere they are a mistake worth reporting. */
-const ONLY_FOR = { 'dry-run': 'migrate', out: 'diagram', 'create-database': 'migrate' };
+const ONLY_FOR = { 'dry-run': 'migrate', out: 'diagram', 'create-database': 'migrate', since: 'lint' };
+const FORMATS = new Set(['text', 'json', 'github']);
 
 class UsageError extends Error {}
 
@@ -108,6 +113,10 @@ function parseArguments(argv) {
       throw new UsageError(`--${flag} only goes with ${command}`);
     }
   }
+  const format = values.format === undefined ? 'text' : values.format;
+  if (!FORMATS.has(format)) throw new UsageError(`--format takes text, json or github, not ${format}`);
+  if (format === 'github' && requested !== 'lint') throw new UsageError('--format github only goes with lint');
+  if (format === 'github' && values.json) throw new UsageError('--format github and --json do not go together');
   const command = requested === 'migrate' && values['dry-run'] ? 'plan' : requested;
   const options = {
     databaseUrl: values.url,
@@ -122,6 +131,7 @@ function parseArguments(argv) {
     force: values.force,
     baseline: count(values, 'baseline'),
     createDatabase: values['create-database'],
+    since: values.since,
   };
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
   return {
@@ -129,7 +139,8 @@ function parseArguments(argv) {
     name: rest[0],
     options,
     out: values.out,
-    json: Boolean(values.json),
+    json: Boolean(values.json) || format === 'json',
+    github: format === 'github',
     quiet: Boolean(values.quiet),
   };
 }

@@ -122,7 +122,7 @@ async function execute(request, io) {
   if (json) out.write(`${JSON.stringify(result)}\n`);
   else if (command === 'status') out.write(render.status(result, c));
   else if (command === 'plan') out.write(render.plan(result, c));
-  else if (command === 'lint') out.write(render.lint(result, c));
+  else if (command === 'lint') out.write(request.github ? render.github(result) : render.lint(result, c));
   else if (!quiet) out.write(`Dropped ${result.dropped} objects.\n`);
   // A plan with lint errors is a run that would fail.
   return (command === 'lint' || command === 'plan') && result.errors > 0 ? 1 : 0;
@@ -150,6 +150,8 @@ async function main(argv) {
   } catch (failure) {
     if (request.json) out.write(`${JSON.stringify({ error: render.errorDocument(failure) })}\n`);
     else err.write(render.error(failure, io.errC));
+    // A run that could not lint at all still shows on the pull request.
+    if (request.github) out.write(render.github({ diagnostics: [], errors: 1, warnings: 0 }, failure));
     // A name that cannot be a file name is a mistake on the command line.
     return request.command === 'new' && failure.code === 'E_FILENAME' ? 2 : 1;
   }

@@ -77,6 +77,23 @@ function lint(report, c) {
   return `${found}${baselineNote(report.diagnostics, c)}${plural(report.errors, 'error')}, ${plural(report.warnings, 'warning')}\n`;
 }
 
+/**
+ * Lint findings as GitHub Actions workflow commands, which a pull request
+ * shows on the lines they name; then the counts, as a plain line.
+ */
+function github(report, failure) {
+  const data = (text) => text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  const property = (text) => data(String(text)).replace(/:/g, '%3A').replace(/,/g, '%2C');
+  const lines = report.diagnostics.map((d) => {
+    const where = `file=${property(d.file)},line=${d.line},col=${d.column},title=${property(`stratum ${d.rule}`)}`;
+    return `::${d.severity === 'error' ? 'error' : 'warning'} ${where}::${data(`${d.message}\nhelp: ${d.help}`)}\n`;
+  });
+  if (failure) {
+    return `::error title=${property(`stratum ${failure.code || 'E_INTERNAL'}`)}::${data(failure.message)}\n`;
+  }
+  return `${lines.join('')}${plural(report.errors, 'error')}, ${plural(report.warnings, 'warning')}\n`;
+}
+
 /** Said once: findings of files at or below the baseline are only warnings. */
 function baselineNote(diagnostics, c) {
   const count = diagnostics.filter((d) => d.baselined).length;
@@ -138,4 +155,4 @@ function errorDocument(failure) {
   return document;
 }
 
-module.exports = { baseline, migrateSummary, status, plan, lint, diagnostic, baselineNote, error, errorDocument };
+module.exports = { baseline, github, migrateSummary, status, plan, lint, diagnostic, baselineNote, error, errorDocument };

@@ -11,6 +11,7 @@
 //! baselined (their findings are warnings at most).
 
 pub mod config;
+pub mod immutable;
 pub(crate) mod rules;
 
 use std::fmt;
@@ -126,6 +127,7 @@ pub const RULES: &[(&str, Severity)] = &[
     (rules::not_in_transaction::ID, Severity::Error),
     (rules::no_transaction_idempotent::ID, Severity::Error),
     (rules::transaction_control::ID, Severity::Error),
+    (immutable::ID, Severity::Error),
     (rules::insert_on_conflict::ID, Severity::Warning),
     (rules::drop_if_exists::ID, Severity::Warning),
     (
