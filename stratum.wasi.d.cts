@@ -4,6 +4,31 @@
 /** The WASI flavor this loader instantiates. */
 export declare const __napiBindingTarget: 'wasm32-wasi'
 
+/**
+ * For a database whose schema exists but is not tracked yet: records the
+ * files numbered up to `version` as applied, with their checksums, without
+ * running them, in one transaction under the lock. Rejects with
+ * `E_BASELINE` when the tracking table already holds rows, or when no file
+ * is numbered `version`.
+ */
+export declare function baseline(version: number, options?: Options): Promise<BaselineResult>
+
+/** A file `baseline` recorded as applied without running it. */
+export interface BaselinedMigration {
+  /** The number the file name starts with. */
+  version: number
+  /** The file name without `.sql`. */
+  name: string
+  /** SHA-256 of the file, as `migrate` records it. */
+  checksum: string
+}
+
+/** What `baseline` recorded. */
+export interface BaselineResult {
+  /** The files numbered up to the version, in order. */
+  recorded: Array<BaselinedMigration>
+}
+
 /** Starts the embedded PostgreSQL (creating it the first time) and leaves it running. */
 export declare function dbStart(): Promise<EmbeddedDatabase>
 
@@ -51,6 +76,11 @@ export interface LintDiagnostic {
   message: string
   /** How to fix it. */
   help: string
+  /**
+   * Set when the file is at or below the baseline: written before the
+   * rules, so its findings are warnings at most.
+   */
+  baselined?: boolean
 }
 
 /** Every file's findings, as `stratum lint` shows them. */
@@ -77,8 +107,16 @@ export interface MigrateResult {
    * checksum in this run; changes to those files are caught from now on.
    */
   adopted: Array<string>
-  /** Lint warnings of the files this run applied. */
+  /**
+   * Lint warnings of the files this run applied, and an `invalid-index`
+   * warning for each INVALID index dropped before its file built it again.
+   */
   warnings: Array<LintDiagnostic>
+  /**
+   * Migrations that gave up on a table lock held by other sessions and
+   * were rolled back and sent again (`tableLockRetries`), in order.
+   */
+  retries: Array<TableLockRetry>
   /**
    * Set when no database was configured and the embedded PostgreSQL was
    * used: its data folder, e.g. `.stratum/pgdata`.
@@ -175,6 +213,11 @@ export interface Options {
    */
   tableLockTimeoutMs?: number
   /**
+   * How many times a migration that gave up on a table lock is rolled
+   * back and sent again, each after a jittered backoff. Default 3.
+   */
+  tableLockRetries?: number
+  /**
    * How concurrent runs exclude each other. `session` (default): one
    * advisory lock for the whole run, on a direct connection. `transaction`:
    * a lock inside each migration's transaction, for connections through
@@ -188,12 +231,39 @@ export interface Options {
    * process's working directory.
    */
   cwd?: string
+  /**
+   * Lint level by rule id, over `"stratum": { "rules": … }` of package.json:
+   * `off`, `warning` or `error`. An unknown id is an `E_CONFIG` error that
+   * lists the valid ones.
+   */
+  rules?: Record<string, 'off' | 'warning' | 'error'>
+  /**
+   * Files numbered at or below it were written before the rules: `migrate`,
+   * `plan` and `lint` report their findings as warnings at most. Default:
+   * `"stratum": { "baseline": … }` of package.json, else none.
+   */
+  baseline?: number
+  /**
+   * Creates the configured database first when it does not exist, from
+   * the maintenance database `postgres` of the same server, as `createdb`
+   * does; never with `NODE_ENV=production`. Default `false`.
+   */
+  createDatabase?: boolean
+  /**
+   * `lint` only: a git commit, branch or tag (`origin/main`). A migration
+   * file that exists there and was modified, deleted or renumbered since
+   * is an `immutable-migration` error. Runs the `git` on the PATH.
+   */
+  since?: string
   /** Called as each migration starts and ends. */
   onProgress?: (event: ProgressEvent) => void
   /**
    * The app's own connection instead of one stratum opens: a connected
-   * `pg.Client` (or anything with its `query`). Useful behind poolers, and
-   * how the WebAssembly build reaches the database.
+   * `pg.Client` (or anything with its `query`), or a `pg.Pool` (anything
+   * with `connect()`, `totalCount` and `idleCount`), from which one client
+   * is checked out for the whole run, so a transaction never spans two
+   * sessions, and released after it; after a failure the pool destroys it.
+   * Useful behind poolers, and how the WebAssembly build reaches the database.
    */
   client?: { query: (...args: any[]) => any }
   /**
@@ -241,16 +311,26 @@ export interface PlanResult {
   warnings: number
 }
 
-/** A migration starting or ending. */
+/** A migration starting, ending, or sent again. */
 export interface ProgressEvent {
-  /** `start` as the migration is sent to the server, `end` once it committed. */
-  event: 'start' | 'end'
+  /**
+   * `start` as the migration is sent to the server, `end` once it
+   * committed, `retry` when it gave up on a table lock held by other
+   * sessions, was rolled back, and will be sent again after `waitMs`.
+   */
+  event: 'start' | 'end' | 'retry'
   /** The number the file name starts with. */
   version: number
   /** The file name without `.sql`. */
   name: string
   /** Set on `end`. */
   durationMs?: number
+  /** Set on `retry`: 1 for the first retry. */
+  attempt?: number
+  /** Set on `retry`: the backoff before the migration is sent again. */
+  waitMs?: number
+  /** Set on `retry`: what PostgreSQL said when the migration gave up. */
+  reason?: string
 }
 
 /** A failed statement, as PostgreSQL reported it. */
@@ -281,7 +361,10 @@ export declare function reset(options?: Options): Promise<ResetResult>
 
 /** What `reset` dropped. */
 export interface ResetResult {
-  /** How many tables, views, sequences, routines and types were dropped. */
+  /**
+   * How many objects of the schema were dropped, not counting those that
+   * went with them (a table's triggers, a partition).
+   */
   dropped: number
 }
 
@@ -298,4 +381,18 @@ export interface StatusReport {
   applied: number
   /** Set when the embedded PostgreSQL was used: its data folder. */
   embedded?: string
+}
+
+/** A migration sent again after it gave up waiting for a table lock. */
+export interface TableLockRetry {
+  /** The number the file name starts with. */
+  version: number
+  /** The file name without `.sql`. */
+  name: string
+  /** 1 for the first retry. */
+  attempt: number
+  /** The jittered backoff before it was sent again, in milliseconds. */
+  waitMs: number
+  /** What PostgreSQL said when it gave up. */
+  reason: string
 }
