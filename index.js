@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.baseline = nativeBinding.baseline
 module.exports.dbStart = nativeBinding.dbStart
 module.exports.dbStatus = nativeBinding.dbStatus
 module.exports.dbStop = nativeBinding.dbStop

@@ -4,6 +4,31 @@
 /** The WASI flavor this loader instantiates. */
 export declare const __napiBindingTarget: 'wasm32-wasi'
 
+/**
+ * For a database whose schema exists but is not tracked yet: records the
+ * files numbered up to `version` as applied, with their checksums, without
+ * running them, in one transaction under the lock. Rejects with
+ * `E_BASELINE` when the tracking table already holds rows, or when no file
+ * is numbered `version`.
+ */
+export declare function baseline(version: number, options?: Options): Promise<BaselineResult>
+
+/** A file `baseline` recorded as applied without running it. */
+export interface BaselinedMigration {
+  /** The number the file name starts with. */
+  version: number
+  /** The file name without `.sql`. */
+  name: string
+  /** SHA-256 of the file, as `migrate` records it. */
+  checksum: string
+}
+
+/** What `baseline` recorded. */
+export interface BaselineResult {
+  /** The files numbered up to the version, in order. */
+  recorded: Array<BaselinedMigration>
+}
+
 /** Starts the embedded PostgreSQL (creating it the first time) and leaves it running. */
 export declare function dbStart(): Promise<EmbeddedDatabase>
 
@@ -51,6 +76,11 @@ export interface LintDiagnostic {
   message: string
   /** How to fix it. */
   help: string
+  /**
+   * Set when the file is at or below the baseline: written before the
+   * rules, so its findings are warnings at most.
+   */
+  baselined?: boolean
 }
 
 /** Every file's findings, as `stratum lint` shows them. */
@@ -201,6 +231,30 @@ export interface Options {
    * process's working directory.
    */
   cwd?: string
+  /**
+   * Lint level by rule id, over `"stratum": { "rules": … }` of package.json:
+   * `off`, `warning` or `error`. An unknown id is an `E_CONFIG` error that
+   * lists the valid ones.
+   */
+  rules?: Record<string, 'off' | 'warning' | 'error'>
+  /**
+   * Files numbered at or below it were written before the rules: `migrate`,
+   * `plan` and `lint` report their findings as warnings at most. Default:
+   * `"stratum": { "baseline": … }` of package.json, else none.
+   */
+  baseline?: number
+  /**
+   * Creates the configured database first when it does not exist, from
+   * the maintenance database `postgres` of the same server, as `createdb`
+   * does; never with `NODE_ENV=production`. Default `false`.
+   */
+  createDatabase?: boolean
+  /**
+   * `lint` only: a git commit, branch or tag (`origin/main`). A migration
+   * file that exists there and was modified, deleted or renumbered since
+   * is an `immutable-migration` error. Runs the `git` on the PATH.
+   */
+  since?: string
   /** Called as each migration starts and ends. */
   onProgress?: (event: ProgressEvent) => void
   /**

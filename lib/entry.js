@@ -141,6 +141,7 @@ module.exports.reset = overConnection(binding.reset);
 module.exports.plan = overConnection(binding.plan);
 module.exports.diagram = overConnection(binding.diagram);
 module.exports.lint = withOptions(binding.lint);
+module.exports.baseline = (version, options) => overConnection((given) => binding.baseline(version, given))(options);
 module.exports.newMigration = native
   ? binding.newMigration
   : (name, options) => settled(binding.newMigration)(name, withDefaults(options));

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use stratum_core::lint::{Diagnostic, LintContext, Severity};
+use stratum_core::lint::{Diagnostic, Severity};
 use stratum_core::migration::new_migration_file;
 use stratum_core::{Migration, SourceError};
 
@@ -98,6 +98,40 @@ pub async fn reset(options: Options, js: Option<JsExecutor>) -> Result<usize> {
     )
     .await?;
     Ok(dropped)
+}
+
+/// A file `baseline` recorded as applied.
+pub struct Baselined {
+    pub version: i64,
+    pub name: String,
+    pub checksum: String,
+}
+
+/// Records the files up to `version` as applied without running them.
+pub async fn baseline(
+    options: Options,
+    js: Option<JsExecutor>,
+    version: i64,
+) -> Result<Vec<Baselined>> {
+    let (recorded, _) = run(
+        options,
+        js,
+        Needs::CHECKSUMS,
+        nothing,
+        async |migrator, executor, _| {
+            let files = migrator.baseline(executor, version).await?;
+            Ok(files
+                .into_iter()
+                .map(|file| Baselined {
+                    version: file.version,
+                    name: file.name.clone(),
+                    checksum: file.checksum.clone(),
+                })
+                .collect())
+        },
+    )
+    .await?;
+    Ok(recorded)
 }
 
 /// What `migrate` would do; takes no lock and writes nothing.
@@ -347,18 +381,31 @@ pub struct LintReport {
 
 pub async fn lint(options: Options) -> Result<LintReport> {
     let cwd = options.working_dir();
+    let since = options.since.clone();
     let settings = Settings::resolve(options, &ProcessEnvironment, &cwd)?;
     let migrations = read_migrations(&settings.dir)?;
-    let context = LintContext {
-        tracking_table: &settings.tracking.table,
-        tracking_schema: &settings.tracking.schema,
+    // Rule 1 first: an edited applied file matters more than its style.
+    let mut diagnostics: Vec<Diagnostic> = match since {
+        Some(reference) => {
+            let before = crate::git::migrations_at(&settings.dir, &reference)?;
+            let changes = stratum_core::lint::immutable::changes(&before, &migrations);
+            let display = |file: &str| settings.display_path(file);
+            stratum_core::lint::immutable::diagnostics(
+                &changes,
+                &reference,
+                &display,
+                &settings.rules,
+            )
+        }
+        None => Vec::new(),
     };
-    let diagnostics: Vec<Diagnostic> = migrations
-        .iter()
-        .flat_map(|file| {
-            stratum_core::lint::lint(&settings.display_path(&file.file_name), &file.sql, &context)
-        })
-        .collect();
+    diagnostics.extend(migrations.iter().flat_map(|file| {
+        stratum_core::lint::lint(
+            &settings.display_path(&file.file_name),
+            &file.sql,
+            &settings.lint_context(file.version),
+        )
+    }));
     let errors = diagnostics
         .iter()
         .filter(|found| found.severity == Severity::Error)
@@ -445,7 +492,14 @@ impl Context {
                         Error::Internal(format!("starting the embedded PostgreSQL: {error}"))
                     })??;
             }
-            let client = native.connection.connect(self.settings.wait).await?;
+            let client = if self.settings.create_database {
+                native
+                    .connection
+                    .connect_creating(self.settings.wait, self.settings.production)
+                    .await?
+            } else {
+                native.connection.connect(self.settings.wait).await?
+            };
             return Ok(AnyExecutor::Postgres(PostgresExecutor::new(client)));
         }
         Err(Error::Config(

@@ -77,6 +77,9 @@ pub enum Error {
         role: String,
         missing: Vec<MissingPrivilege>,
     },
+    /// `baseline` refused: the database already tracks migrations, or no
+    /// file has the version asked for.
+    Baseline(String),
     /// A bug: a panic or an impossible state, caught before it reached Node.
     Internal(String),
     /// A failure after migrations of the same run committed: they stay
@@ -109,6 +112,7 @@ impl Error {
             Self::LockTimeout { .. } => "E_LOCK_TIMEOUT",
             Self::Production { .. } => "E_PRODUCTION",
             Self::Privilege { .. } => "E_PRIVILEGE",
+            Self::Baseline(_) => "E_BASELINE",
             Self::Internal(_) => "E_INTERNAL",
             Self::AfterApplied { error, .. } => error.code(),
         }
@@ -227,7 +231,9 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Config(message) | Self::Internal(message) => f.write_str(message),
+            Self::Config(message) | Self::Baseline(message) | Self::Internal(message) => {
+                f.write_str(message)
+            }
             Self::Io { path, message } => write!(f, "{path}: {message}"),
             Self::Source(error) => error.fmt(f),
             Self::Plan(error) => error.fmt(f),

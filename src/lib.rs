@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod database;
 pub mod error;
+pub mod git;
 pub mod js_transport;
 pub mod options;
 pub mod source;
@@ -61,6 +62,23 @@ pub struct Options {
     /// The folder `dir` and package.json are resolved against. Default: the
     /// process's working directory.
     pub cwd: Option<String>,
+    /// Lint level by rule id, over `"stratum": { "rules": … }` of package.json:
+    /// `off`, `warning` or `error`. An unknown id is an `E_CONFIG` error that
+    /// lists the valid ones.
+    #[napi(ts_type = "Record<string, 'off' | 'warning' | 'error'>")]
+    pub rules: Option<std::collections::HashMap<String, String>>,
+    /// Files numbered at or below it were written before the rules: `migrate`,
+    /// `plan` and `lint` report their findings as warnings at most. Default:
+    /// `"stratum": { "baseline": … }` of package.json, else none.
+    pub baseline: Option<f64>,
+    /// Creates the configured database first when it does not exist, from
+    /// the maintenance database `postgres` of the same server, as `createdb`
+    /// does; never with `NODE_ENV=production`. Default `false`.
+    pub create_database: Option<bool>,
+    /// `lint` only: a git commit, branch or tag (`origin/main`). A migration
+    /// file that exists there and was modified, deleted or renumbered since
+    /// is an `immutable-migration` error. Runs the `git` on the PATH.
+    pub since: Option<String>,
     /// Called as each migration starts and ends.
     #[napi(ts_type = "(event: ProgressEvent) => void")]
     pub on_progress:
@@ -138,6 +156,10 @@ pub struct LintDiagnostic {
     pub message: String,
     /// How to fix it.
     pub help: String,
+    /// Set when the file is at or below the baseline: written before the
+    /// rules, so its findings are warnings at most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baselined: Option<bool>,
 }
 
 /// Every file's findings, as `stratum lint` shows them.
@@ -346,6 +368,62 @@ pub fn plan<'env>(
     })
 }
 
+/// A file `baseline` recorded as applied without running it.
+#[napi(object)]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BaselinedMigration {
+    /// The number the file name starts with.
+    pub version: i64,
+    /// The file name without `.sql`.
+    pub name: String,
+    /// SHA-256 of the file, as `migrate` records it.
+    pub checksum: String,
+}
+
+/// What `baseline` recorded.
+#[napi(object)]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BaselineResult {
+    /// The files numbered up to the version, in order.
+    pub recorded: Vec<BaselinedMigration>,
+}
+
+/// For a database whose schema exists but is not tracked yet: records the
+/// files numbered up to `version` as applied, with their checksums, without
+/// running them, in one transaction under the lock. Rejects with
+/// `E_BASELINE` when the tracking table already holds rows, or when no file
+/// is numbered `version`.
+#[napi(
+    ts_args_type = "version: number, options?: Options",
+    ts_return_type = "Promise<BaselineResult>"
+)]
+pub fn baseline<'env>(
+    env: &'env Env,
+    version: f64,
+    options: Unknown<'env>,
+) -> napi::Result<PromiseRaw<'env, Parsed<BaselineResult>>> {
+    run(env, &options, move |request| async move {
+        if version < 0.0 || version.fract() != 0.0 || version > 9_007_199_254_740_991.0 {
+            return Err(error::Error::Config(format!(
+                "baseline takes a migration number (a whole number, 0 or more), not {version}"
+            )));
+        }
+        let recorded = commands::baseline(request.options, request.js, version as i64).await?;
+        Ok(Parsed(BaselineResult {
+            recorded: recorded
+                .into_iter()
+                .map(|file| BaselinedMigration {
+                    version: file.version,
+                    name: file.name,
+                    checksum: file.checksum,
+                })
+                .collect(),
+        }))
+    })
+}
+
 /// The schema's tables, key columns and foreign keys as a Mermaid ER diagram.
 #[napi(ts_args_type = "options?: Options", ts_return_type = "Promise<string>")]
 pub fn diagram<'env>(
@@ -510,6 +588,16 @@ fn read_options(value: &Unknown<'_>) -> error::Result<Request> {
             lock_mode: options.lock_mode,
             force: options.force.unwrap_or(false),
             cwd: options.cwd,
+            rules: {
+                // Sorted, so an error names the same id every time.
+                let mut rules: Vec<(String, String)> =
+                    options.rules.unwrap_or_default().into_iter().collect();
+                rules.sort();
+                rules
+            },
+            baseline: options.baseline,
+            create_database: options.create_database.unwrap_or(false),
+            since: options.since,
         },
         on_progress: options.on_progress,
         js: options.query.map(js_transport::JsExecutor::new),
@@ -739,6 +827,7 @@ impl From<stratum_core::lint::Diagnostic> for LintDiagnostic {
             rule: found.rule.to_owned(),
             message: found.message,
             help: found.help,
+            baselined: found.baselined.then_some(true),
         }
     }
 }

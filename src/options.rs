@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use stratum_core::lint::{LintContext, RuleLevels};
+
 use crate::error::{Error, Result};
 
 /// The options of `migrate`, `status`, `fresh` and `reset`, all optional.
@@ -22,6 +24,14 @@ pub struct Options {
     pub force: bool,
     /// The folder relative paths are resolved against; default the process's.
     pub cwd: Option<String>,
+    /// Rule levels by id, over those of package.json.
+    pub rules: Vec<(String, String)>,
+    /// Files numbered at or below this were written before the rules.
+    pub baseline: Option<f64>,
+    /// Create the configured database when it does not exist.
+    pub create_database: bool,
+    /// `lint`: the git commit to hold the files to.
+    pub since: Option<String>,
 }
 
 /// How concurrent runs exclude each other.
@@ -71,6 +81,12 @@ pub struct Settings {
     pub production: bool,
     /// The working directory the paths were resolved against.
     pub cwd: PathBuf,
+    /// The lint level of each rule the project set.
+    pub rules: RuleLevels,
+    /// Files numbered at or below it report lint findings as warnings at most.
+    pub baseline: Option<i64>,
+    /// Create the configured database when it does not exist (never in production).
+    pub create_database: bool,
 }
 
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -104,10 +120,15 @@ impl Options {
 
 impl Settings {
     pub fn resolve(options: Options, env: &dyn Environment, cwd: &Path) -> Result<Self> {
+        let package = package_section(cwd)?;
         let dir = match options.dir.or_else(|| env.var("MIGRATIONS_DIR")) {
             Some(dir) => cwd.join(dir),
-            None => dir_from_package_json(cwd)?.unwrap_or_else(|| cwd.join("migrations")),
+            None => package
+                .as_ref()
+                .and_then(PackageSection::dir)
+                .unwrap_or_else(|| cwd.join("migrations")),
         };
+        let (rules, baseline) = lint_settings(package.as_ref(), options.rules, options.baseline)?;
         let tracking = TrackingTable {
             schema: non_empty(options.schema, "schema")?.unwrap_or_else(|| "public".into()),
             table: non_empty(options.table, "table")?.unwrap_or_else(|| "migrations".into()),
@@ -138,7 +159,20 @@ impl Settings {
             },
             force: options.force,
             production: env.var("NODE_ENV").as_deref() == Some("production"),
+            rules,
+            baseline,
+            create_database: options.create_database,
         })
+    }
+
+    /// How the lint sees the file numbered `version`.
+    pub fn lint_context(&self, version: i64) -> LintContext<'_> {
+        LintContext {
+            tracking_table: &self.tracking.table,
+            tracking_schema: &self.tracking.schema,
+            levels: &self.rules,
+            baselined: self.baseline.is_some_and(|baseline| version <= baseline),
+        }
     }
 
     /// How a migration file is named in messages: `migrations/001_x.sql`.
@@ -189,9 +223,32 @@ fn non_empty(value: Option<String>, option: &str) -> Result<Option<String>> {
     }
 }
 
-/// `"stratum": { "dir": … }` in the nearest package.json above `cwd`,
-/// resolved against that package.json's folder.
-fn dir_from_package_json(cwd: &Path) -> Result<Option<PathBuf>> {
+/// The `"stratum"` section of the nearest package.json above `cwd`.
+struct PackageSection {
+    /// The package.json's folder and path.
+    folder: PathBuf,
+    manifest: PathBuf,
+    section: serde_json::Value,
+}
+
+impl PackageSection {
+    /// `"dir"`, resolved against the package.json's folder.
+    fn dir(&self) -> Option<PathBuf> {
+        self.section
+            .get("dir")
+            .and_then(serde_json::Value::as_str)
+            .map(|dir| self.folder.join(dir))
+    }
+
+    fn config_error(&self, message: String) -> Error {
+        Error::Config(format!(
+            "{}: \"stratum\": {message}",
+            self.manifest.display()
+        ))
+    }
+}
+
+fn package_section(cwd: &Path) -> Result<Option<PackageSection>> {
     for folder in cwd.ancestors() {
         let manifest = folder.join("package.json");
         let Ok(text) = std::fs::read_to_string(&manifest) else {
@@ -200,13 +257,79 @@ fn dir_from_package_json(cwd: &Path) -> Result<Option<PathBuf>> {
         let json: serde_json::Value = serde_json::from_str(&text).map_err(|error| {
             Error::Config(format!("{}: not valid JSON: {error}", manifest.display()))
         })?;
-        return Ok(json
-            .get("stratum")
-            .and_then(|section| section.get("dir"))
-            .and_then(serde_json::Value::as_str)
-            .map(|dir| folder.join(dir)));
+        return Ok(Some(PackageSection {
+            folder: folder.to_path_buf(),
+            manifest,
+            section: json.get("stratum").cloned().unwrap_or_default(),
+        }));
     }
     Ok(None)
+}
+
+/// The rule levels and the baseline: package.json's, then the options'
+/// over them.
+fn lint_settings(
+    package: Option<&PackageSection>,
+    rules: Vec<(String, String)>,
+    baseline: Option<f64>,
+) -> Result<(RuleLevels, Option<i64>)> {
+    let mut levels = RuleLevels::default();
+    let mut from_package = None;
+    if let Some(package) = package {
+        match package.section.get("rules") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::Object(map)) => {
+                for (rule, level) in map {
+                    let level = level.as_str().ok_or_else(|| {
+                        package.config_error(format!(
+                            "the level of `{rule}` must be \"off\", \"warning\" or \"error\""
+                        ))
+                    })?;
+                    levels
+                        .set(rule, level)
+                        .map_err(|message| package.config_error(message))?;
+                }
+            }
+            Some(_) => {
+                return Err(package
+                    .config_error("\"rules\" must be an object of rule ids and levels".into()));
+            }
+        }
+        from_package = match package.section.get("baseline") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(value) => Some(
+                value
+                    .as_f64()
+                    .and_then(|number| whole_version(number).ok())
+                    .ok_or_else(|| {
+                        package.config_error(format!(
+                            "\"baseline\" must be a migration number (a whole number, 0 or \
+                             more), not {value}"
+                        ))
+                    })?,
+            ),
+        };
+    }
+    for (rule, level) in rules {
+        levels
+            .set(&rule, &level)
+            .map_err(|message| Error::Config(format!("rules: {message}")))?;
+    }
+    let baseline = match baseline {
+        Some(number) => Some(whole_version(number)?),
+        None => from_package,
+    };
+    Ok((levels, baseline))
+}
+
+fn whole_version(number: f64) -> Result<i64> {
+    if number >= 0.0 && number.fract() == 0.0 && number <= 9_007_199_254_740_991.0 {
+        Ok(number as i64)
+    } else {
+        Err(Error::Config(format!(
+            "baseline must be a migration number (a whole number, 0 or more), not {number}"
+        )))
+    }
 }
 
 /// An environment of fixed variables, for tests.
@@ -293,6 +416,65 @@ mod tests {
         };
         let settings = Settings::resolve(forced, &production, &cwd).unwrap();
         assert!(settings.guard_destructive("fresh").is_ok());
+    }
+
+    #[test]
+    fn package_json_sets_rule_levels_and_a_baseline_the_options_override() {
+        let root = scratch("rules");
+        std::fs::write(
+            root.join("package.json"),
+            r#"{"stratum":{"baseline":6,"rules":{"insert-on-conflict":"off","drop-if-exists":"error"}}}"#,
+        )
+        .unwrap();
+        let settings = Settings::resolve(Options::default(), &env(&[]), &root).unwrap();
+        assert_eq!(settings.baseline, Some(6));
+        assert!(settings.lint_context(6).baselined);
+        assert!(!settings.lint_context(7).baselined);
+        let levels = &settings.rules;
+        assert_eq!(
+            levels.level("insert-on-conflict"),
+            Some(stratum_core::lint::Level::Off)
+        );
+        let options = Options {
+            rules: vec![("insert-on-conflict".into(), "warning".into())],
+            baseline: Some(2.0),
+            ..Options::default()
+        };
+        let settings = Settings::resolve(options, &env(&[]), &root).unwrap();
+        assert_eq!(settings.baseline, Some(2));
+        assert_eq!(
+            settings.rules.level("insert-on-conflict"),
+            Some(stratum_core::lint::Level::Warning)
+        );
+        assert_eq!(
+            settings.rules.level("drop-if-exists"),
+            Some(stratum_core::lint::Level::Error)
+        );
+    }
+
+    #[test]
+    fn an_unknown_rule_or_a_bad_baseline_is_a_config_error_naming_the_valid_ones() {
+        let root = scratch("bad-rules");
+        std::fs::write(
+            root.join("package.json"),
+            r#"{"stratum":{"rules":{"no-such-rule":"off"}}}"#,
+        )
+        .unwrap();
+        let error = Settings::resolve(Options::default(), &env(&[]), &root).unwrap_err();
+        assert_eq!(error.code(), "E_CONFIG");
+        let message = error.to_string();
+        assert!(message.contains("no-such-rule"), "{message}");
+        assert!(message.contains("insert-on-conflict"), "{message}");
+        std::fs::write(root.join("package.json"), r#"{"stratum":{"baseline":"6"}}"#).unwrap();
+        let error = Settings::resolve(Options::default(), &env(&[]), &root).unwrap_err();
+        assert!(error.to_string().contains("baseline"), "{error}");
+        let options = Options {
+            baseline: Some(-1.0),
+            ..Options::default()
+        };
+        std::fs::write(root.join("package.json"), "{}").unwrap();
+        let error = Settings::resolve(options, &env(&[]), &root).unwrap_err();
+        assert_eq!(error.code(), "E_CONFIG");
     }
 
     #[test]

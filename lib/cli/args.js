@@ -11,6 +11,8 @@ Commands:
   status           show applied, pending, changed and missing migrations
   new <name>       write migrations/NNN_<name>.sql with the next number, print its path
   lint             check every migration file against the house rules (no database needed)
+  baseline <n>     record files numbered up to n as applied without running them, on a database
+                   built before any tracking
   diagram          print the schema as a Mermaid ER diagram (--out FILE to write it)
   fresh            drop every table of the schema, then migrate from scratch
   reset            drop every table of the schema, the tracking table too
@@ -30,9 +32,13 @@ Options:
   --lock-mode <mode>   session (default), or transaction behind PgBouncer's transaction pooling
   --wait <duration>    keep retrying a server that is not up yet, e.g. 30s, 500ms, 2m (default: 0)
   --force              let fresh and reset run with NODE_ENV=production
+  --baseline <n>       files numbered up to n predate the lint rules: their findings are warnings at most
+  --create-database    migrate: create the database first when it does not exist (never with NODE_ENV=production)
   --dry-run            migrate: print the plan instead of applying it
   --out <file>         diagram: write the diagram to a file instead of stdout
   --json               print one JSON document on stdout
+  --format <format>    text (default); json, the same as --json; github: lint findings as GitHub Actions annotations
+  --since <git-ref>    lint: a migration file that exists at that commit and was modified, deleted or renumbered since is an error
   -q, --quiet          migrate, fresh, reset, new, diagram --out: print nothing but errors
   -h, --help           show this help
 
@@ -50,18 +56,23 @@ const OPTIONS = {
   'lock-mode': { type: 'string' },
   wait: { type: 'string' },
   force: { type: 'boolean' },
+  baseline: { type: 'string' },
+  'create-database': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   out: { type: 'string' },
   json: { type: 'boolean' },
+  format: { type: 'string' },
+  since: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 };
 
-const COMMANDS = new Set(['migrate', 'plan', 'status', 'new', 'lint', 'diagram', 'fresh', 'reset', 'db']);
+const COMMANDS = new Set(['migrate', 'plan', 'status', 'new', 'lint', 'diagram', 'fresh', 'reset', 'db', 'baseline']);
 const DB_ACTIONS = new Set(['start', 'stop', 'status', 'url']);
 
 /** Flags that mean something to one command only; elsewhere they are a mistake worth reporting. */
-const ONLY_FOR = { 'dry-run': 'migrate', out: 'diagram' };
+const ONLY_FOR = { 'dry-run': 'migrate', out: 'diagram', 'create-database': 'migrate', since: 'lint' };
+const FORMATS = new Set(['text', 'json', 'github']);
 
 class UsageError extends Error {}
 
@@ -81,12 +92,18 @@ function parseArguments(argv) {
   if (positionals.length === 0) throw new UsageError('no command given');
   const [requested, ...rest] = positionals;
   if (!COMMANDS.has(requested)) throw new UsageError(`unknown command: ${requested}`);
-  const expected = requested === 'new' || requested === 'db' ? 1 : 0;
+  const expected = requested === 'new' || requested === 'db' || requested === 'baseline' ? 1 : 0;
   if (rest.length > expected) throw new UsageError(`unexpected argument: ${rest[expected]}`);
   if (rest.length < expected) {
-    throw new UsageError(
-      requested === 'db' ? 'db needs an action: start, stop, status or url' : 'new needs a name, e.g. stratum new add_user_preferences',
-    );
+    const needs = {
+      db: 'db needs an action: start, stop, status or url',
+      new: 'new needs a name, e.g. stratum new add_user_preferences',
+      baseline: 'baseline needs a version, e.g. stratum baseline 12',
+    };
+    throw new UsageError(needs[requested]);
+  }
+  if (requested === 'baseline' && !/^\d+$/.test(rest[0])) {
+    throw new UsageError(`baseline takes a migration number, not ${rest[0]}`);
   }
   if (requested === 'db' && !DB_ACTIONS.has(rest[0])) {
     throw new UsageError(`unknown db action: ${rest[0]} (start, stop, status or url)`);
@@ -96,6 +113,10 @@ function parseArguments(argv) {
       throw new UsageError(`--${flag} only goes with ${command}`);
     }
   }
+  const format = values.format === undefined ? 'text' : values.format;
+  if (!FORMATS.has(format)) throw new UsageError(`--format takes text, json or github, not ${format}`);
+  if (format === 'github' && requested !== 'lint') throw new UsageError('--format github only goes with lint');
+  if (format === 'github' && values.json) throw new UsageError('--format github and --json do not go together');
   const command = requested === 'migrate' && values['dry-run'] ? 'plan' : requested;
   const options = {
     databaseUrl: values.url,
@@ -108,6 +129,9 @@ function parseArguments(argv) {
     lockMode: lockMode(values['lock-mode']),
     waitMs: duration(values, 'wait'),
     force: values.force,
+    baseline: count(values, 'baseline'),
+    createDatabase: values['create-database'],
+    since: values.since,
   };
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
   return {
@@ -115,7 +139,8 @@ function parseArguments(argv) {
     name: rest[0],
     options,
     out: values.out,
-    json: Boolean(values.json),
+    json: Boolean(values.json) || format === 'json',
+    github: format === 'github',
     quiet: Boolean(values.quiet),
   };
 }

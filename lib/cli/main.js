@@ -89,6 +89,12 @@ async function execute(request, io) {
     else if (!quiet) out.write(`${created.path}\n`);
     return 0;
   }
+  if (command === 'baseline') {
+    const result = await stratum.baseline(Number(request.name), options);
+    if (json) out.write(`${JSON.stringify(result)}\n`);
+    else if (!quiet) out.write(render.baseline(result, c));
+    return 0;
+  }
   if (command === 'migrate' || command === 'fresh') {
     const result = await applyMigrations(stratum, request, io);
     if (json) {
@@ -96,6 +102,7 @@ async function execute(request, io) {
     } else if (!quiet) {
       noteEmbedded(result, io);
       for (const d of result.warnings) io.err.write(render.diagnostic(d, io.errC));
+      io.err.write(render.baselineNote(result.warnings, io.errC));
       out.write(render.migrateSummary(result, performance.now() - started, c));
     }
     return 0;
@@ -115,7 +122,7 @@ async function execute(request, io) {
   if (json) out.write(`${JSON.stringify(result)}\n`);
   else if (command === 'status') out.write(render.status(result, c));
   else if (command === 'plan') out.write(render.plan(result, c));
-  else if (command === 'lint') out.write(render.lint(result, c));
+  else if (command === 'lint') out.write(request.github ? render.github(result) : render.lint(result, c));
   else if (!quiet) out.write(`Dropped ${result.dropped} objects.\n`);
   // A plan with lint errors is a run that would fail.
   return (command === 'lint' || command === 'plan') && result.errors > 0 ? 1 : 0;
@@ -143,6 +150,8 @@ async function main(argv) {
   } catch (failure) {
     if (request.json) out.write(`${JSON.stringify({ error: render.errorDocument(failure) })}\n`);
     else err.write(render.error(failure, io.errC));
+    // A run that could not lint at all still shows on the pull request.
+    if (request.github) out.write(render.github({ diagnostics: [], errors: 1, warnings: 0 }, failure));
     // A name that cannot be a file name is a mistake on the command line.
     return request.command === 'new' && failure.code === 'E_FILENAME' ? 2 : 1;
   }

@@ -18,6 +18,12 @@ function migrateSummary(result, elapsedMs, c) {
   return lines.join('');
 }
 
+function baseline(result, c) {
+  const lines = result.recorded.map((m) => `${c.green('recorded')}  ${m.name}\n`);
+  lines.push(`${c.bold(`${result.recorded.length} recorded as applied`)}, none of them run.\n`);
+  return lines.join('');
+}
+
 /** Fixed-width columns; `align` is 'left' or 'right' per column, `paint` colours a cell after padding. */
 function table(header, rows, { align, paint = () => (text) => text, c }) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
@@ -68,7 +74,31 @@ function plan(result, c) {
 
 function lint(report, c) {
   const found = report.diagnostics.map((d) => diagnostic(d, c)).join('');
-  return `${found}${plural(report.errors, 'error')}, ${plural(report.warnings, 'warning')}\n`;
+  return `${found}${baselineNote(report.diagnostics, c)}${plural(report.errors, 'error')}, ${plural(report.warnings, 'warning')}\n`;
+}
+
+/**
+ * Lint findings as GitHub Actions workflow commands, which a pull request
+ * shows on the lines they name; then the counts, as a plain line.
+ */
+function github(report, failure) {
+  const data = (text) => text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  const property = (text) => data(String(text)).replace(/:/g, '%3A').replace(/,/g, '%2C');
+  const lines = report.diagnostics.map((d) => {
+    const where = `file=${property(d.file)},line=${d.line},col=${d.column},title=${property(`stratum ${d.rule}`)}`;
+    return `::${d.severity === 'error' ? 'error' : 'warning'} ${where}::${data(`${d.message}\nhelp: ${d.help}`)}\n`;
+  });
+  if (failure) {
+    return `::error title=${property(`stratum ${failure.code || 'E_INTERNAL'}`)}::${data(failure.message)}\n`;
+  }
+  return `${lines.join('')}${plural(report.errors, 'error')}, ${plural(report.warnings, 'warning')}\n`;
+}
+
+/** Said once: findings of files at or below the baseline are only warnings. */
+function baselineNote(diagnostics, c) {
+  const count = diagnostics.filter((d) => d.baselined).length;
+  if (count === 0) return '';
+  return `${c.dim('note')}: ${plural(count, 'finding')} in files at or below the baseline, written before the rules: reported as warnings; files above it are held to every rule\n`;
 }
 
 /** A source line with a caret under `column`, the way compilers show it. */
@@ -125,4 +155,4 @@ function errorDocument(failure) {
   return document;
 }
 
-module.exports = { migrateSummary, status, plan, lint, diagnostic, error, errorDocument };
+module.exports = { baseline, github, migrateSummary, status, plan, lint, diagnostic, baselineNote, error, errorDocument };

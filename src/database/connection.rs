@@ -19,6 +19,19 @@ const DEFAULT_PORT: u16 = 5432;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LONGEST_RETRY: Duration = Duration::from_secs(2);
+/// SQLSTATE of a connection to a database that does not exist.
+const INVALID_CATALOG_NAME: &str = "3D000";
+/// SQLSTATE of CREATE DATABASE when another session created it first.
+const DUPLICATE_DATABASE: &str = "42P04";
+/// Where `createdb` connects to create a database: `postgres`, else
+/// `template1`, which every cluster has.
+const MAINTENANCE_DATABASES: &[&str] = &["postgres", "template1"];
+
+/// Why a connection failed: the database is missing, or anything else.
+enum Failure {
+    MissingDatabase(String),
+    Other(Error),
+}
 
 /// A resolved connection: the driver's config, and what may be shown of it.
 #[derive(Debug, Clone)]
@@ -121,17 +134,90 @@ impl ConnectionSettings {
     /// backoff; a refusal that retrying cannot cure (a wrong password, a
     /// database that does not exist) fails at once.
     pub async fn connect(&self, wait: Duration) -> Result<Client> {
+        self.try_connect(wait)
+            .await
+            .map_err(|failure| match failure {
+                Failure::MissingDatabase(message) => Error::Connect(format!(
+                    "{message}: add --create-database (the createDatabase option) to create it, or \
+                 run `createdb {}`",
+                    self.dbname()
+                )),
+                Failure::Other(error) => error,
+            })
+    }
+
+    /// Like [`Self::connect`], but creates the database first when it does
+    /// not exist, as `createdb` does: from the maintenance database of the
+    /// same server, with the same role. Never in production, where a
+    /// missing database is a mistake to report.
+    pub async fn connect_creating(&self, wait: Duration, production: bool) -> Result<Client> {
+        let message = match self.try_connect(wait).await {
+            Ok(client) => return Ok(client),
+            Err(Failure::Other(error)) => return Err(error),
+            Err(Failure::MissingDatabase(message)) => message,
+        };
+        if production {
+            return Err(Error::Connect(format!(
+                "{message}: with NODE_ENV=production stratum never creates a database; create \
+                 it with `createdb {}` (or your provider's tools)",
+                self.dbname()
+            )));
+        }
+        self.create_database().await?;
+        self.connect(wait).await
+    }
+
+    fn dbname(&self) -> &str {
+        self.config.get_dbname().unwrap_or("")
+    }
+
+    async fn create_database(&self) -> Result<()> {
+        let name = self.dbname().to_owned();
+        let mut last = None;
+        for maintenance in MAINTENANCE_DATABASES {
+            let mut admin = self.clone();
+            admin.config.dbname(*maintenance);
+            admin.label = label(&admin.config);
+            let client = match admin.try_connect(Duration::ZERO).await {
+                Ok(client) => client,
+                Err(Failure::MissingDatabase(message)) => {
+                    last = Some(Error::Connect(message));
+                    continue;
+                }
+                Err(Failure::Other(error)) => return Err(error),
+            };
+            let sql = format!("CREATE DATABASE {}", super::sql::ident(&name));
+            return match client.batch_execute(&sql).await {
+                Ok(()) => Ok(()),
+                // Another run created it in the meantime: just as good.
+                Err(error)
+                    if error.as_db_error().map(|db| db.code().code())
+                        == Some(DUPLICATE_DATABASE) =>
+                {
+                    Ok(())
+                }
+                Err(error) => Err(Error::Connect(format!(
+                    "database \"{name}\" does not exist, and creating it failed: {} ({})",
+                    describe(&error),
+                    admin.label
+                ))),
+            };
+        }
+        Err(last.unwrap_or_else(|| Error::Internal("no maintenance database to try".into())))
+    }
+
+    async fn try_connect(&self, wait: Duration) -> std::result::Result<Client, Failure> {
         match self.ssl_mode {
             // No TLS set-up at all when it is never used.
             SslMode::Disable => self.connect_with(NoTls, wait).await,
             mode => {
-                let tls = connector(mode, self.root_certs.as_ref())?;
+                let tls = connector(mode, self.root_certs.as_ref()).map_err(Failure::Other)?;
                 self.connect_with(tls, wait).await
             }
         }
     }
 
-    async fn connect_with<T>(&self, tls: T, wait: Duration) -> Result<Client>
+    async fn connect_with<T>(&self, tls: T, wait: Duration) -> std::result::Result<Client, Failure>
     where
         T: MakeTlsConnect<Socket> + Clone,
         T::Stream: Send + 'static,
@@ -145,17 +231,27 @@ impl ConnectionSettings {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(LONGEST_RETRY);
                 }
+                Err(error)
+                    if error.as_db_error().map(|db| db.code().code())
+                        == Some(INVALID_CATALOG_NAME) =>
+                {
+                    return Err(Failure::MissingDatabase(format!(
+                        "{} ({})",
+                        describe(&error),
+                        self.label
+                    )));
+                }
                 Err(error) => {
                     let waited = if wait.is_zero() {
                         String::new()
                     } else {
                         format!("; gave up after waiting {} ms", wait.as_millis())
                     };
-                    return Err(Error::Connect(format!(
+                    return Err(Failure::Other(Error::Connect(format!(
                         "{} ({}){waited}",
                         describe(&error),
                         self.label
-                    )));
+                    ))));
                 }
             }
         };

@@ -111,6 +111,7 @@ impl<'a> BuiltIndexes<'a> {
                 help: "nothing to do; if the build failed for a reason that remains, the file \
                        fails again and names it"
                     .into(),
+                baselined: false,
             });
         }
         Ok(warnings)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use stratum_core::batch::{Batch, Origin, Purpose};
 use stratum_core::indexes::IndexedRows;
-use stratum_core::lint::{Diagnostic, LintContext, Severity, TransactionMode, check};
+use stratum_core::lint::{Diagnostic, Severity, TransactionMode, check};
 use stratum_core::position::{line_column_at_byte, line_text};
 use stratum_core::statements::containing;
 use stratum_core::{Migration, Plan, PlanError, State};
@@ -280,14 +280,17 @@ impl<'a> Migrator<'a> {
     pub fn dry_run(&self, state: &TrackingState) -> Result<DryRun> {
         let plan = Plan::new(self.migrations, state.rows());
         self.check(&plan)?;
-        let context = self.lint_context();
         let mut report = DryRun {
             already_applied: plan.count(State::Applied),
             ..DryRun::default()
         };
         for file in plan.pending() {
             let display = self.settings.display_path(&file.file_name);
-            let checked = check(&display, &file.sql, &context);
+            let checked = check(
+                &display,
+                &file.sql,
+                &self.settings.lint_context(file.version),
+            );
             report.pending.push(PendingFile {
                 version: file.version,
                 name: file.name.clone(),
@@ -325,27 +328,19 @@ impl<'a> Migrator<'a> {
         }
     }
 
-    fn lint_context(&self) -> LintContext<'_> {
-        LintContext {
-            tracking_table: &self.settings.tracking.table,
-            tracking_schema: &self.settings.tracking.schema,
-        }
-    }
-
     /// Lints `files`: any error refuses the run; their shapes and the
     /// warnings are returned. Each file is parsed once.
     fn check_files<'m>(
         &self,
         files: impl Iterator<Item = &'m Migration>,
     ) -> Result<(Shapes<'m>, Vec<Diagnostic>)> {
-        let context = self.lint_context();
         let mut shapes = Shapes::new();
         let mut diagnostics = Vec::new();
         for file in files {
             let checked = check(
                 &self.settings.display_path(&file.file_name),
                 &file.sql,
-                &context,
+                &self.settings.lint_context(file.version),
             );
             shapes.insert(
                 &file.file_name,
@@ -881,6 +876,66 @@ impl<'a> Migrator<'a> {
                 self.tracking.rewrite_sql(last_applied)
             ))
             .await;
+    }
+
+    /// Records the files numbered up to `version` as applied, with their
+    /// checksums, without running them: for a database whose schema was
+    /// built before any tracking. One transaction under the lock; refused
+    /// when the tracking table already holds a row, or when no file is
+    /// numbered `version`.
+    pub async fn baseline<E: Executor>(
+        &self,
+        executor: &mut E,
+        version: i64,
+    ) -> Result<Vec<&'a Migration>> {
+        if !self.migrations.iter().any(|file| file.version == version) {
+            let numbers = match (self.migrations.first(), self.migrations.last()) {
+                (Some(first), Some(last)) => {
+                    format!(
+                        "the files are numbered {} to {}",
+                        first.version, last.version
+                    )
+                }
+                _ => format!(
+                    "{} holds no migration files",
+                    self.settings.display_dir.display()
+                ),
+            };
+            return Err(Error::Baseline(format!(
+                "no migration file is numbered {version}, so there is nothing to baseline up to; \
+                 {numbers}"
+            )));
+        }
+        let files: Vec<&'a Migration> = self
+            .migrations
+            .iter()
+            .filter(|file| file.version <= version)
+            .collect();
+        let refuse = |state: &TrackingState| match state.rows().len() {
+            0 => Ok(()),
+            count => Err(Error::Baseline(format!(
+                "{}.{} already records {count} migration(s): baseline is only for a database \
+                 that tracks none yet; run `stratum migrate` instead",
+                self.settings.tracking.schema, self.settings.tracking.table
+            ))),
+        };
+        // Refused before anything is written, the tracking table included.
+        refuse(&self.read_tracking(executor).await?)?;
+        self.with_lock(executor, async |executor: &mut E| {
+            self.prepare_tracking(executor).await?;
+            self.in_transaction(executor, async |executor: &mut E| {
+                // Another run may have got there while this one waited.
+                refuse(&self.read_tracking(executor).await?)?;
+                let sql: String = files
+                    .iter()
+                    .map(|file| self.tracking.claim_sql(file))
+                    .collect();
+                self.run_own(executor, &sql).await
+            })
+            .await
+        })
+        .await?;
+        Ok(files)
     }
 
     /// Drops every object in the schema, the tracking table included, in one

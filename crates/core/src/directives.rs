@@ -5,6 +5,8 @@
 //! - `-- stratum:allow <rule-id>[, <rule-id>…]`: silences those lint rules
 //!   on the statement that follows the comment (or on the statement the
 //!   comment sits in, or ends the line of).
+//! - `-- stratum:allow-file <rule-id>[, <rule-id>…]`, before the first
+//!   statement: silences those rules on the whole file.
 //!
 //! Only `--` comments count, found by squawk's lexer, so the same words in
 //! a string or a dollar-quoted body are not directives. A directive that is
@@ -21,6 +23,8 @@ pub struct Directives {
     /// Rules silenced on statements, ordered by statement; `statement`
     /// indexes the statements that [`crate::statements::split`] returns.
     pub allows: Vec<Allow>,
+    /// Rules silenced on the whole file.
+    pub allow_file: Vec<&'static str>,
     pub problems: Vec<DirectiveProblem>,
 }
 
@@ -48,6 +52,8 @@ pub enum ProblemKind {
     NoTransactionAfterStatement,
     /// `-- stratum:allow` with no statement after it.
     AllowWithoutStatement,
+    /// `-- stratum:allow-file` after the first statement.
+    AllowFileAfterStatement,
 }
 
 impl Directives {
@@ -104,6 +110,23 @@ pub(crate) fn from_parsed(parsed: &Parsed) -> Directives {
                 for id in ids {
                     match RULES.iter().find(|(rule, _)| *rule == id) {
                         Some((rule, _)) => found.allows.push(Allow { statement, rule }),
+                        None => problem(ProblemKind::UnknownRule(id.to_owned())),
+                    }
+                }
+            }
+            "allow-file" => {
+                let ids = allowed_ids(rest);
+                if ids.is_empty() {
+                    problem(ProblemKind::UnknownRule(String::new()));
+                    continue;
+                }
+                if comment.start >= first_statement {
+                    problem(ProblemKind::AllowFileAfterStatement);
+                    continue;
+                }
+                for id in ids {
+                    match RULES.iter().find(|(rule, _)| *rule == id) {
+                        Some((rule, _)) => found.allow_file.push(rule),
                         None => problem(ProblemKind::UnknownRule(id.to_owned())),
                     }
                 }
@@ -244,6 +267,34 @@ mod tests {
         assert_eq!(
             problems("SELECT 1;\n-- stratum:allow drop-if-exists\n"),
             [ProblemKind::AllowWithoutStatement]
+        );
+    }
+
+    #[test]
+    fn allow_file_in_the_leading_comments_silences_the_whole_file() {
+        let sql = "-- Migration 007\n-- stratum:allow-file insert-on-conflict, drop-if-exists\n\
+                   INSERT INTO t VALUES (1);\nDROP TABLE u;\nCREATE TABLE v (a int);";
+        let found = directives(sql);
+        assert_eq!(found.allow_file, ["insert-on-conflict", "drop-if-exists"]);
+        assert!(found.problems.is_empty());
+        let rules: Vec<&str> = crate::lint::lint("007_x.sql", sql, &Default::default())
+            .into_iter()
+            .map(|d| d.rule)
+            .collect();
+        assert_eq!(rules, ["create-if-not-exists"]);
+    }
+
+    #[test]
+    fn allow_file_after_a_statement_or_naming_nothing_is_a_problem() {
+        let late = directives("SELECT 1;\n-- stratum:allow-file drop-if-exists\nDROP TABLE t;");
+        assert!(late.allow_file.is_empty());
+        assert_eq!(
+            problems("SELECT 1;\n-- stratum:allow-file drop-if-exists\nDROP TABLE t;"),
+            [ProblemKind::AllowFileAfterStatement]
+        );
+        assert_eq!(
+            problems("-- stratum:allow-file drop-if-exist\nDROP TABLE t;"),
+            [ProblemKind::UnknownRule("drop-if-exist".into())]
         );
     }
 

@@ -5,8 +5,13 @@
 //! printed. Every rule reads squawk's syntax tree, so words in strings,
 //! comments and dollar-quoted bodies never trigger one. A rule can be
 //! silenced on one statement with `-- stratum:allow <rule-id>` on the line
-//! before it (see [`crate::directives`]).
+//! before it, or on a whole file with `-- stratum:allow-file <rule-id>` in
+//! its leading comments (see [`crate::directives`]); a project sets a rule's
+//! level with [`RuleLevels`], and marks files written before the rules as
+//! baselined (their findings are warnings at most).
 
+pub mod config;
+pub mod immutable;
 pub(crate) mod rules;
 
 use std::fmt;
@@ -16,6 +21,7 @@ use squawk_syntax::SyntaxKind;
 
 use crate::directives::{self, Directives, ProblemKind};
 use crate::statements::{LineIndex, Parsed, Refusal, Span};
+pub use config::{DEFAULT_LEVELS, Level, RuleLevels};
 use rules::{Check, CreatedTables, Finding};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,6 +51,10 @@ pub struct Diagnostic {
     pub message: String,
     /// How to fix it.
     pub help: String,
+    /// The file is at or below the project's baseline: written before the
+    /// rules, so its findings are warnings at most.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub baselined: bool,
 }
 
 impl fmt::Display for Diagnostic {
@@ -63,11 +73,15 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Where the engine keeps its tracking table, which migrations must not write.
+/// Where the engine keeps its tracking table, which migrations must not
+/// write, and how the project tunes the rules for the file at hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LintContext<'a> {
     pub tracking_table: &'a str,
     pub tracking_schema: &'a str,
+    pub levels: &'a RuleLevels,
+    /// The file is at or below the baseline: errors become warnings.
+    pub baselined: bool,
 }
 
 impl Default for LintContext<'static> {
@@ -75,6 +89,8 @@ impl Default for LintContext<'static> {
         Self {
             tracking_table: "migrations",
             tracking_schema: "public",
+            levels: &DEFAULT_LEVELS,
+            baselined: false,
         }
     }
 }
@@ -111,6 +127,7 @@ pub const RULES: &[(&str, Severity)] = &[
     (rules::not_in_transaction::ID, Severity::Error),
     (rules::no_transaction_idempotent::ID, Severity::Error),
     (rules::transaction_control::ID, Severity::Error),
+    (immutable::ID, Severity::Error),
     (rules::insert_on_conflict::ID, Severity::Warning),
     (rules::drop_if_exists::ID, Severity::Warning),
     (
@@ -244,24 +261,35 @@ pub fn check(file_name: &str, sql: &str, ctx: &LintContext) -> Checked {
         }
     }
 
+    let mut found: Vec<(usize, Severity, &'static str, String, String)> = found
+        .into_iter()
+        .filter(|(_, rule, _, _)| !directives.allow_file.contains(rule))
+        .filter_map(|(offset, rule, message, help)| {
+            let severity = match ctx.levels.severity(rule)? {
+                _ if ctx.baselined => Severity::Warning,
+                severity => severity,
+            };
+            Some((offset, severity, rule, message, help))
+        })
+        .collect();
     // By position; at one position errors first, then by rule id.
-    found.sort_by_key(|(offset, rule, _, _)| {
-        let warning = severity_of(rule) == Some(Severity::Warning);
-        (*offset, warning, *rule)
+    found.sort_by_key(|(offset, severity, rule, _, _)| {
+        (*offset, *severity == Severity::Warning, *rule)
     });
     let lines = LineIndex::new(sql);
     let diagnostics = found
         .into_iter()
-        .map(|(offset, rule, message, help)| {
+        .map(|(offset, severity, rule, message, help)| {
             let position = lines.position(offset);
             Diagnostic {
                 file: file_name.to_owned(),
                 line: position.line,
                 column: position.column,
-                severity: severity_of(rule).unwrap_or(Severity::Error),
+                severity,
                 rule,
                 message,
                 help,
+                baselined: ctx.baselined,
             }
         })
         .collect();
@@ -337,9 +365,14 @@ fn directive_problem(kind: &ProblemKind) -> (&'static str, String, String) {
         ProblemKind::UnknownDirective(text) => (
             UNKNOWN_DIRECTIVE,
             format!("`-- stratum:{text}` is not a stratum directive"),
-            "the directives are `-- stratum:no-transaction` and `-- stratum:allow <rule-id>`; \
-             to write a plain comment, drop the `stratum:`"
+            "the directives are `-- stratum:no-transaction`, `-- stratum:allow <rule-id>` and \
+             `-- stratum:allow-file <rule-id>`; to write a plain comment, drop the `stratum:`"
                 .into(),
+        ),
+        ProblemKind::AllowFileAfterStatement => (
+            MISPLACED_DIRECTIVE,
+            "`-- stratum:allow-file` after the first statement silences nothing".into(),
+            "move it to the file's leading comments, before the first statement".into(),
         ),
         ProblemKind::NoTransactionAfterStatement => (
             MISPLACED_DIRECTIVE,

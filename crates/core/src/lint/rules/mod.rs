@@ -100,7 +100,7 @@ pub(crate) struct QualifiedName {
 
 /// Names that are equal may still be different relations; schemas decide
 /// when both are given, and a missing one could be any on the search path.
-fn same_schema(a: &Option<String>, b: &Option<String>) -> bool {
+pub(crate) fn same_schema(a: &Option<String>, b: &Option<String>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => a == b,
         _ => true,

@@ -124,6 +124,7 @@ mod tests {
         let ctx = LintContext {
             tracking_table: "schema_history",
             tracking_schema: "ops",
+            ..LintContext::default()
         };
         let found = lint("1_x.sql", "DELETE FROM ops.schema_history;", &ctx);
         assert!(found.iter().any(|d| d.rule == ID));

@@ -47,7 +47,7 @@ fn check(check: &Check, node: &SyntaxNode, out: &mut Vec<Finding>) {
         }
         _ => {}
     }
-    if kind == SyntaxKind::INSERT && !has_child(node, SyntaxKind::ON_CONFLICT_CLAUSE) {
+    if kind == SyntaxKind::INSERT && !super::insert_on_conflict::is_idempotent_insert(node) {
         report(
             node,
             "INSERT without ON CONFLICT",
