@@ -12,6 +12,8 @@ Commands:
   new <name>       write migrations/NNN_<name>.sql with the next number, print its path
   lint             check every migration file against the house rules (no database needed)
   diagram          print the schema as a Mermaid ER diagram (--out FILE to write it)
+  drift            show how the database differs from what its applied migrations build
+                   (exit 1 on drift); --write <name>: capture it as the next migration
   fresh            drop every table of the schema, then migrate from scratch
   reset            drop every table of the schema, the tracking table too
   db <action>      the embedded PostgreSQL of this folder (used when no database is configured):
@@ -32,6 +34,9 @@ Options:
   --force              let fresh and reset run with NODE_ENV=production
   --dry-run            migrate: print the plan instead of applying it
   --out <file>         diagram: write the diagram to a file instead of stdout
+  --write <name>       drift: write migrations/NNN_<name>.sql with the DDL that captures the drift
+  --scratch-url <url>  drift: server to replay the migrations on (default: the target's, if the
+                       role may CREATEDB, else the embedded PostgreSQL)
   --json               print one JSON document on stdout
   -q, --quiet          migrate, fresh, reset, new, diagram --out: print nothing but errors
   -h, --help           show this help
@@ -52,16 +57,18 @@ const OPTIONS = {
   force: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   out: { type: 'string' },
+  write: { type: 'string' },
+  'scratch-url': { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 };
 
-const COMMANDS = new Set(['migrate', 'plan', 'status', 'new', 'lint', 'diagram', 'fresh', 'reset', 'db']);
+const COMMANDS = new Set(['migrate', 'plan', 'status', 'new', 'lint', 'diagram', 'fresh', 'reset', 'db', 'drift']);
 const DB_ACTIONS = new Set(['start', 'stop', 'status', 'url']);
 
 /** Flags that mean something to one command only; elsewhere they are a mistake worth reporting. */
-const ONLY_FOR = { 'dry-run': 'migrate', out: 'diagram' };
+const ONLY_FOR = { 'dry-run': 'migrate', out: 'diagram', write: 'drift', 'scratch-url': 'drift' };
 
 class UsageError extends Error {}
 
@@ -109,6 +116,10 @@ function parseArguments(argv) {
     waitMs: duration(values, 'wait'),
     force: values.force,
   };
+  if (requested === 'drift') {
+    options.scratchUrl = values['scratch-url'];
+    options.write = values.write;
+  }
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
   return {
     command,

@@ -430,10 +430,9 @@ pub fn compare(expected: &Snapshot, actual: &Snapshot) -> Vec<Difference> {
             });
         }
     }
-    differences.sort_by(|a, b| {
-        let group = |d: &Difference| d.table.clone().unwrap_or_else(|| d.name.clone());
-        (group(a), a.kind, &a.name).cmp(&(group(b), b.kind, &b.name))
-    });
+    // Schema-wide objects (extensions, types, functions) first, as a
+    // migration creates them; then table by table.
+    differences.sort_by(|a, b| (&a.table, a.kind, &a.name).cmp(&(&b.table, b.kind, &b.name)));
     differences
 }
 
