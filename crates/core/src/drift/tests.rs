@@ -238,3 +238,39 @@ fn differences_serialize_as_the_api_promises() {
         }])
     );
 }
+
+#[test]
+fn a_partitioned_index_is_written_for_its_partitions_too() {
+    let index = |valid| Object {
+        name: "events.idx_events_at".into(),
+        table: Some("events".into()),
+        shape: Shape::Index {
+            definition: "CREATE INDEX idx_events_at ON ONLY public.events USING btree (at)".into(),
+            valid,
+        },
+    };
+    let live = Snapshot {
+        objects: vec![index(true)],
+    };
+    let sql = write_migration(
+        "public",
+        &compare(&Snapshot::default(), &live),
+        &Snapshot::default(),
+        &live,
+    );
+    assert!(
+        sql.contains("CREATE INDEX IF NOT EXISTS idx_events_at ON public.events USING btree (at);"),
+        "{sql}"
+    );
+    let invalid = Snapshot {
+        objects: vec![index(false)],
+    };
+    let sql = write_migration(
+        "public",
+        &compare(&Snapshot::default(), &invalid),
+        &Snapshot::default(),
+        &invalid,
+    );
+    assert!(sql.contains("is INVALID in the database"), "{sql}");
+    assert!(!sql.contains("IF NOT EXISTS"), "{sql}");
+}

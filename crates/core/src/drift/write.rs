@@ -539,13 +539,17 @@ impl Writer<'_> {
 }
 
 /// `CREATE [UNIQUE] INDEX IF NOT EXISTS …` from `pg_get_indexdef`'s text.
+/// A partitioned table's index is decompiled `ON ONLY`, which would build
+/// it without its partitions' indexes (and leave it invalid): written
+/// without ONLY, it is built on every partition too.
 fn if_not_exists_index(definition: &str) -> String {
+    let definition = definition.replacen(" ON ONLY ", " ON ", 1);
     for prefix in ["CREATE UNIQUE INDEX ", "CREATE INDEX "] {
         if let Some(rest) = definition.strip_prefix(prefix) {
             return format!("{prefix}IF NOT EXISTS {rest}");
         }
     }
-    definition.to_owned()
+    definition
 }
 
 /// A definition on one comment line.
