@@ -291,6 +291,11 @@ test('the battery of hand edits, written as the next migration, applied, and in 
   await stratum.migrate({ databaseUrl: db.url, dir });
   const settled = cli(['drift', '--json', '--url', db.url, '--dir', dir]);
   expect(settled).toMatchObject({ status: 0, document: { inSync: true, differences: [] } });
+  // In sync, --write has nothing to capture and writes no file.
+  const nothing = cli(['drift', '--json', '--url', db.url, '--dir', dir, '--write', 'nothing']);
+  expect(nothing.status).toBe(0);
+  expect(nothing.document.written).toBeUndefined();
+  expect(fs.readdirSync(dir).filter((file) => file.startsWith('006'))).toEqual([]);
 
   // A database built from all the files has what production has.
   const fresh = await migrated(dir);

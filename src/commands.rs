@@ -387,9 +387,10 @@ pub async fn drift(
     )
     .await
     .map_err(|error| error.redact(scratch_secret.as_deref()))?;
-    let written = match write {
-        Some(name) => Some(write_new_migration(for_write, &name, &found.migration)?),
-        None => None,
+    // Nothing to capture writes no file: an empty migration helps no one.
+    let written = match (write, &found.migration) {
+        (Some(name), Some(body)) => Some(write_new_migration(for_write, &name, body)?),
+        _ => None,
     };
     Ok(DriftReport {
         differences: found.differences,

@@ -20,8 +20,9 @@ pub struct Found {
     pub differences: Vec<Difference>,
     pub template: String,
     pub built: bool,
-    /// The body of the migration that captures the differences.
-    pub migration: String,
+    /// The body of the migration that captures the differences, when
+    /// there is a statement to write.
+    pub migration: Option<String>,
 }
 
 pub async fn check<E: Executor>(

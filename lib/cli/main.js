@@ -114,6 +114,9 @@ async function execute(request, io) {
     const result = await stratum.drift(options);
     if (json) out.write(`${JSON.stringify(result)}\n`);
     else out.write(render.drift(result, c));
+    if (!json && options.write && !result.written) {
+      io.err.write(`${io.errC.dim('note')}: nothing written: no statement would capture ${result.inSync ? 'an unchanged schema' : 'these differences'}\n`);
+    }
     // As lint does: 1 when drift was found, so CI can gate on it.
     return result.inSync ? 0 : 1;
   }

@@ -10,13 +10,16 @@ use std::fmt::Write;
 use super::{Change, Difference, Kind, Object, Shape, Snapshot};
 
 /// The body of the migration (after its header) that turns a database
-/// built from the files into `actual`, for the objects of `differences`.
+/// built from the files into `actual`, for the objects of `differences`;
+/// `None` when there is no statement to write (nothing `extra` or
+/// `changed`, or only what needs a person): a file of comments alone
+/// captures nothing, and is an empty migration to the house rules.
 pub fn write_migration(
     schema: &str,
     differences: &[Difference],
     expected: &Snapshot,
     actual: &Snapshot,
-) -> String {
+) -> Option<String> {
     let mut work: Vec<(Kind, &Object, Option<&Object>)> = Vec::new();
     let mut missing = Vec::new();
     for difference in differences {
@@ -66,10 +69,11 @@ pub fn write_migration(
             );
         }
     }
-    if out.is_empty() {
-        out.push_str("-- The database matches its migrations: nothing to capture.\n");
-    }
-    out
+    let statements = out.lines().any(|line| {
+        let line = line.trim();
+        !line.is_empty() && !line.starts_with("--")
+    });
+    statements.then_some(out)
 }
 
 struct Writer<'a> {
