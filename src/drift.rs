@@ -44,10 +44,13 @@ pub async fn check<E: Executor>(
         .collect();
     let major = server_major(executor).await?;
     let server = scratch_server(settings, executor, through_app, scratch_url).await?;
-    let expected = expected_schema(&server, settings, &applied, major).await?;
-    let actual = read_snapshot(executor, &settings.tracking)
-        .await
-        .map_err(sql_error)?;
+    // The two schemas are read at once, over their own connections.
+    let (expected, actual) = futures_util::future::join(
+        expected_schema(&server, settings, &applied, major),
+        read_snapshot(executor, &settings.tracking),
+    )
+    .await;
+    let (expected, actual) = (expected?, actual.map_err(sql_error)?);
     let differences = compare(&expected.snapshot, &actual);
     let migration = write_migration(
         &settings.tracking.schema,

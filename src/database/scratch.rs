@@ -63,35 +63,32 @@ pub async fn expected_schema(
     target_major: u32,
 ) -> Result<Expected> {
     let template = template_name(settings, applied);
-    let mut admin = PostgresExecutor::new(server.connect(settings.wait).await?);
-    let major = server_major(&mut admin).await?;
-    if major != target_major {
-        return Err(Error::Config(format!(
-            "the scratch server {} runs PostgreSQL {major} and the database PostgreSQL \
-             {target_major}: the expected schema must come from the same major version, or the \
-             server's decompiled definitions differ; pass scratchUrl (--scratch-url) for a \
-             PostgreSQL {target_major} server you may create databases on",
-            server.label
-        )));
-    }
-    let exists = admin
-        .query(&format!(
-            "SELECT 1 FROM pg_database WHERE datname = {}",
-            literal(&template)
-        ))
-        .await
-        .map_err(sql_error)?;
-    let built = exists.is_empty();
-    if built {
-        build(&mut admin, server, settings, applied, &template).await?;
-    }
-    drop(admin);
-    let mut reader = PostgresExecutor::new(
-        server
-            .with_database(&template)
-            .connect(settings.wait)
-            .await?,
-    );
+    let database = server.with_database(&template);
+    // The common case, the template already there, costs one connection;
+    // any failure to open it is looked into over the server's own.
+    let (client, built) = match database.connect(settings.wait).await {
+        Ok(client) => (client, false),
+        Err(_) => {
+            let mut admin = PostgresExecutor::new(server.connect(settings.wait).await?);
+            same_major(&mut admin, server, target_major).await?;
+            let exists = admin
+                .query(&format!(
+                    "SELECT 1 FROM pg_database WHERE datname = {}",
+                    literal(&template)
+                ))
+                .await
+                .map_err(sql_error)?;
+            if !exists.is_empty() {
+                // It is there, so the failure was not its absence: say what it was.
+                database.connect(settings.wait).await?;
+            }
+            build(&mut admin, server, settings, applied, &template).await?;
+            drop(admin);
+            (database.connect(settings.wait).await?, true)
+        }
+    };
+    let mut reader = PostgresExecutor::new(client);
+    same_major(&mut reader, server, target_major).await?;
     let snapshot = read_snapshot(&mut reader, &settings.tracking)
         .await
         .map_err(sql_error)?;
@@ -100,6 +97,25 @@ pub async fn expected_schema(
         template,
         built,
     })
+}
+
+/// Refuses a scratch server of another major version than the target's.
+async fn same_major(
+    executor: &mut PostgresExecutor,
+    server: &ConnectionSettings,
+    target_major: u32,
+) -> Result<()> {
+    let major = server_major(executor).await?;
+    if major == target_major {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "the scratch server {} runs PostgreSQL {major} and the database PostgreSQL \
+         {target_major}: the expected schema must come from the same major version, or the \
+         server's decompiled definitions differ; pass scratchUrl (--scratch-url) for a \
+         PostgreSQL {target_major} server you may create databases on",
+        server.label
+    )))
 }
 
 /// Replays `applied` into a new database and renames it `template`.
