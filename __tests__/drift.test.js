@@ -5,6 +5,7 @@
 // superuser, and as a non-superuser role that may create databases).
 const crypto = require('node:crypto');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const stratum = require('..');
@@ -129,6 +130,11 @@ function cli(args) {
   const document = JSON.parse(result.stdout);
   if (document.template) templates.add(document.template);
   return { status: result.status, document, stderr: result.stderr };
+}
+
+/** Stops the embedded server of `dir`, when a test started one there. */
+function stopEmbedded(dir) {
+  spawnSync(process.execPath, [CLI, 'db', 'stop'], { cwd: dir, encoding: 'utf8' });
 }
 
 const brief = (differences) => differences.map(({ kind, name, change }) => `${change} ${kind} ${name}`);
@@ -356,3 +362,41 @@ test('a non-superuser that may create databases builds the template on its own s
   const other = await drift({ databaseUrl: as(reader), dir, scratchUrl: ADMIN_URL });
   expect(brief(other.differences)).toEqual(['extra column vouchers.note']);
 });
+
+test('with nowhere else to build, the embedded server is used, and another major version is refused with the reason', async () => {
+  const suffix = `${process.pid}_${crypto.randomBytes(3).toString('hex')}`;
+  const reader = `stratum_drift_nocreate_${suffix}`;
+  roles.push(reader);
+  await query(ADMIN_URL, `CREATE ROLE "${reader}" LOGIN NOSUPERUSER NOCREATEDB`);
+  const dir = billingDir();
+  const db = await migrated(dir);
+  await query(db.url, `GRANT SELECT ON ALL TABLES IN SCHEMA public TO "${reader}"`);
+  const url = new URL(db.url);
+  url.username = reader;
+  // The embedded server lives in the project folder; it runs as an
+  // unprivileged user when the tests run as root.
+  const project = fs.mkdtempSync(path.join(os.tmpdir(), 'stratum-drift-embedded-'));
+  fs.chmodSync(project, 0o755);
+  fs.symlinkSync(path.join(__dirname, '..', 'node_modules'), path.join(project, 'node_modules'));
+  try {
+    const [{ major }] = await query(db.url, "SELECT current_setting('server_version_num')::int / 10000 AS major");
+    const outcome = await stratum.drift({ databaseUrl: url.toString(), dir, cwd: project }).then(
+      (result) => {
+        templates.add(result.template);
+        return result;
+      },
+      (error) => error,
+    );
+    const embedded = fs.readFileSync(path.join(project, '.stratum', 'pgdata', 'PG_VERSION'), 'utf8').trim();
+    if (Number(embedded) === major) {
+      expect(outcome).toMatchObject({ inSync: true, builtTemplate: true });
+    } else {
+      expect(outcome).toMatchObject({ code: 'E_CONFIG' });
+      expect(outcome.message).toContain(`runs PostgreSQL ${embedded} and the database PostgreSQL ${major}`);
+      expect(outcome.message).toContain('--scratch-url');
+    }
+  } finally {
+    stopEmbedded(project);
+    fs.rmSync(project, { recursive: true, force: true });
+  }
+}, 120000);
