@@ -217,6 +217,10 @@ test('the battery of hand edits, written as the next migration, applied, and in 
      CREATE POLICY tickets_staff ON tickets FOR UPDATE USING (true);`,
   );
 
+  const report = spawnSync(process.execPath, [CLI, 'drift', '--url', db.url, '--dir', dir], { encoding: 'utf8' });
+  expect(report.status).toBe(1);
+  expect(report.stdout).toContain('table vouchers\n  only in the database      column vouchers.note\n      text\n');
+  expect(report.stdout).toContain('8 differences from what the applied migrations build.');
   const found = cli(['drift', '--json', '--url', db.url, '--dir', dir]);
   expect(found.status).toBe(1);
   expect(found.document.inSync).toBe(false);
@@ -297,6 +301,10 @@ test('the battery of hand edits, written as the next migration, applied, and in 
   await stratum.migrate({ databaseUrl: db.url, dir });
   const settled = cli(['drift', '--json', '--url', db.url, '--dir', dir]);
   expect(settled).toMatchObject({ status: 0, document: { inSync: true, differences: [] } });
+  // Each new set of files retired the template of the one before it (the
+  // last one could still have been in use by the check just before).
+  const left = await query(ADMIN_URL, 'SELECT 1 FROM pg_database WHERE datname = $1', [found.document.template]);
+  expect(left).toEqual([]);
   // In sync, --write has nothing to capture and writes no file.
   const nothing = cli(['drift', '--json', '--url', db.url, '--dir', dir, '--write', 'nothing']);
   expect(nothing.status).toBe(0);

@@ -11,7 +11,7 @@ use crate::database::connection::ConnectionSettings;
 use crate::database::embedded::EmbeddedServer;
 use crate::database::executor::Executor;
 use crate::database::migrator::Migrator;
-use crate::database::scratch::{expected_schema, may_create_databases, server_major, sql_error};
+use crate::database::scratch::{expected_schema, may_create_databases, sql_error, target};
 use crate::database::tracking::TrackingState;
 use crate::error::{Error, Result};
 use crate::options::{ProcessEnvironment, Settings};
@@ -42,11 +42,11 @@ pub async fn check<E: Executor>(
         .filter(|file| !pending.iter().any(|p| p.version == file.version))
         .cloned()
         .collect();
-    let major = server_major(executor).await?;
+    let target = target(executor).await?;
     let server = scratch_server(settings, executor, through_app, scratch_url).await?;
     // The two schemas are read at once, over their own connections.
     let (expected, actual) = futures_util::future::join(
-        expected_schema(&server, settings, &applied, major),
+        expected_schema(&server, settings, &applied, &target),
         read_snapshot(executor, &settings.tracking),
     )
     .await;

@@ -60,8 +60,9 @@ pub async fn expected_schema(
     server: &ConnectionSettings,
     settings: &Settings,
     applied: &[Migration],
-    target_major: u32,
+    target: &Target,
 ) -> Result<Expected> {
+    let target_major = target.major;
     let template = template_name(settings, applied);
     let database = server.with_database(&template);
     // The common case, the template already there, costs one connection;
@@ -82,7 +83,11 @@ pub async fn expected_schema(
                 // It is there, so the failure was not its absence: say what it was.
                 database.connect(settings.wait).await?;
             }
-            build(&mut admin, server, settings, applied, &template).await?;
+            let tag = format!(
+                "stratum drift: the applied migrations of {}, schema {}, table {}",
+                target.database, settings.tracking.schema, settings.tracking.table
+            );
+            build(&mut admin, server, settings, applied, &template, &tag).await?;
             drop(admin);
             (database.connect(settings.wait).await?, true)
         }
@@ -125,6 +130,7 @@ async fn build(
     settings: &Settings,
     applied: &[Migration],
     template: &str,
+    tag: &str,
 ) -> Result<()> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -144,8 +150,20 @@ async fn build(
         ident(&building),
         ident(template)
     );
-    match rename(admin, &statement).await {
-        Ok(()) => Ok(()),
+    // What the template stands for, so the next one for the same database
+    // can retire it.
+    let tagged = admin
+        .execute(&format!(
+            "COMMENT ON DATABASE {} IS {}",
+            ident(&building),
+            literal(tag)
+        ))
+        .await;
+    match tagged.and(rename(admin, &statement).await) {
+        Ok(()) => {
+            retire(admin, tag, template).await;
+            Ok(())
+        }
         // Another run built the same template first: its copy is as good.
         Err(error) if error.sqlstate.as_deref() == Some(DUPLICATE_DATABASE) => {
             discard(admin, &building).await;
@@ -156,6 +174,55 @@ async fn build(
             Err(sql_error(error))
         }
     }
+}
+
+/// Drops the earlier templates of the same database, schema and tracking
+/// table: one per deploy would pile up on the server. One still being read
+/// (or owned by another role) stays, for a later run to retire.
+async fn retire(admin: &mut PostgresExecutor, tag: &str, template: &str) {
+    let Ok(rows) = admin
+        .query(&format!(
+            "SELECT d.datname FROM pg_database d
+               JOIN pg_shdescription s ON s.objoid = d.oid AND s.classoid = 'pg_database'::regclass
+              WHERE s.description = {} AND d.datname <> {} AND d.datname LIKE {}",
+            literal(tag),
+            literal(template),
+            literal(&format!("{}%", TEMPLATE_PREFIX.replace('_', "\\_")))
+        ))
+        .await
+    else {
+        return;
+    };
+    for name in rows
+        .into_iter()
+        .filter_map(|row| row.into_iter().next().flatten())
+    {
+        let _ = admin
+            .execute(&format!("DROP DATABASE IF EXISTS {}", ident(&name)))
+            .await;
+    }
+}
+
+/// What the expected schema is compared with: the target's major version
+/// and its database's name (which tags its templates).
+pub struct Target {
+    pub major: u32,
+    pub database: String,
+}
+
+/// The target's major version and database name.
+pub async fn target<E: Executor>(executor: &mut E) -> Result<Target> {
+    let major = server_major(executor).await?;
+    let rows = executor
+        .query("SELECT current_database()")
+        .await
+        .map_err(sql_error)?;
+    let database = rows
+        .into_iter()
+        .next()
+        .and_then(|row| row.into_iter().next().flatten())
+        .unwrap_or_default();
+    Ok(Target { major, database })
 }
 
 /// Runs the migrator over a fresh database: the same engine, rules and
