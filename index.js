@@ -840,6 +840,7 @@ module.exports.dbStart = nativeBinding.dbStart
 module.exports.dbStatus = nativeBinding.dbStatus
 module.exports.dbStop = nativeBinding.dbStop
 module.exports.diagram = nativeBinding.diagram
+module.exports.drift = nativeBinding.drift
 module.exports.fresh = nativeBinding.fresh
 module.exports.lint = nativeBinding.lint
 module.exports.migrate = nativeBinding.migrate

@@ -140,6 +140,7 @@ module.exports.fresh = overConnection(binding.fresh);
 module.exports.reset = overConnection(binding.reset);
 module.exports.plan = overConnection(binding.plan);
 module.exports.diagram = overConnection(binding.diagram);
+module.exports.drift = overConnection(binding.drift);
 module.exports.lint = withOptions(binding.lint);
 module.exports.baseline = (version, options) => overConnection((given) => binding.baseline(version, given))(options);
 module.exports.newMigration = native

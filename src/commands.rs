@@ -327,6 +327,11 @@ pub struct NewMigration {
 /// Writes the next numbered migration file, with its header; never
 /// overwrites a file.
 pub async fn new_migration(options: Options, name: &str) -> Result<NewMigration> {
+    write_new_migration(options, name, "")
+}
+
+/// The next numbered migration file, its header followed by `body`.
+fn write_new_migration(options: Options, name: &str, body: &str) -> Result<NewMigration> {
     let cwd = options.working_dir();
     let settings = Settings::resolve(options, &ProcessEnvironment, &cwd)?;
     let io = |path: &std::path::Path, error: std::io::Error| Error::Io {
@@ -364,12 +369,83 @@ pub async fn new_migration(options: Options, name: &str) -> Result<NewMigration>
         .create_new(true)
         .open(&path)
         .map_err(|error| io(&path, error))?;
-    std::io::Write::write_all(&mut file, header.as_bytes()).map_err(|error| io(&path, error))?;
+    std::io::Write::write_all(&mut file, format!("{header}{body}").as_bytes())
+        .map_err(|error| io(&path, error))?;
     Ok(NewMigration {
         path: settings.display_path(&file_name),
         version: parsed.version,
         name: parsed.name,
     })
+}
+
+/// What `drift` found, and the migration it wrote when asked.
+pub struct DriftReport {
+    pub differences: Vec<stratum_core::drift::Difference>,
+    /// The template database the expected schema was read from.
+    pub template: String,
+    /// Whether this run built it (replayed the applied files).
+    pub built_template: bool,
+    pub written: Option<NewMigration>,
+}
+
+/// How the live schema differs from what its applied migrations build;
+/// with `write`, the next migration capturing it.
+#[cfg(not(target_family = "wasm"))]
+pub async fn drift(
+    options: Options,
+    js: Option<JsExecutor>,
+    scratch_url: Option<String>,
+    write: Option<String>,
+) -> Result<DriftReport> {
+    let scratch_secret = scratch_url
+        .as_deref()
+        .and_then(password_in_url)
+        .map(str::to_owned);
+    let for_write = options.clone();
+    let through_app = js.is_some();
+    let (found, _) = run(
+        options,
+        js,
+        Needs::FILES,
+        tracking_rows,
+        async |migrator, executor, state| {
+            crate::drift::check(
+                migrator,
+                executor,
+                state,
+                through_app,
+                scratch_url.as_deref(),
+            )
+            .await
+        },
+    )
+    .await
+    .map_err(|error| error.redact(scratch_secret.as_deref()))?;
+    // Nothing to capture writes no file: an empty migration helps no one.
+    let written = match (write, &found.migration) {
+        (Some(name), Some(body)) => Some(write_new_migration(for_write, &name, body)?),
+        _ => None,
+    };
+    Ok(DriftReport {
+        differences: found.differences,
+        template: found.template,
+        built_template: found.built,
+        written,
+    })
+}
+
+#[cfg(target_family = "wasm")]
+pub async fn drift(
+    _: Options,
+    _: Option<JsExecutor>,
+    _: Option<String>,
+    _: Option<String>,
+) -> Result<DriftReport> {
+    Err(Error::Config(
+        "drift replays the migrations on a scratch server, which this build of stratum \
+         (WebAssembly) cannot reach: run it with the native package"
+            .into(),
+    ))
 }
 
 /// Every file's lint findings; no database needed.
@@ -573,7 +649,10 @@ impl Executor for AnyExecutor {
 #[cfg(not(target_family = "wasm"))]
 /// The embedded server when nothing at all configures a database; never in
 /// production, where a missing setting is a mistake to report.
-fn embedded_server(settings: &Settings, cwd: &std::path::Path) -> Result<Option<EmbeddedServer>> {
+pub(crate) fn embedded_server(
+    settings: &Settings,
+    cwd: &std::path::Path,
+) -> Result<Option<EmbeddedServer>> {
     if !nothing_configured(settings.database_url.as_deref(), &ProcessEnvironment) {
         return Ok(None);
     }

@@ -4,6 +4,9 @@
 
 pub mod commands;
 pub mod database;
+#[cfg(not(target_family = "wasm"))]
+pub mod drift;
+pub mod drift_api;
 pub mod error;
 pub mod git;
 pub mod js_transport;

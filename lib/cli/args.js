@@ -14,6 +14,8 @@ Commands:
   baseline <n>     record files numbered up to n as applied without running them, on a database
                    built before any tracking
   diagram          print the schema as a Mermaid ER diagram (--out FILE to write it)
+  drift            show how the database differs from what its applied migrations build
+                   (exit 1 on drift); --write <name>: capture it as the next migration
   fresh            drop every table of the schema, then migrate from scratch
   reset            drop every table of the schema, the tracking table too
   db <action>      the embedded PostgreSQL of this folder (used when no database is configured):
@@ -36,6 +38,9 @@ Options:
   --create-database    migrate: create the database first when it does not exist (never with NODE_ENV=production)
   --dry-run            migrate: print the plan instead of applying it
   --out <file>         diagram: write the diagram to a file instead of stdout
+  --write <name>       drift: write migrations/NNN_<name>.sql with the DDL that captures the drift
+  --scratch-url <url>  drift: server to replay the migrations on (default: the target's, if the
+                       role may CREATEDB, else the embedded PostgreSQL)
   --json               print one JSON document on stdout
   --format <format>    text (default); json, the same as --json; github: lint findings as GitHub Actions annotations
   --since <git-ref>    lint: a migration file that exists at that commit and was modified, deleted or renumbered since is an error
@@ -60,6 +65,8 @@ const OPTIONS = {
   'create-database': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   out: { type: 'string' },
+  write: { type: 'string' },
+  'scratch-url': { type: 'string' },
   json: { type: 'boolean' },
   format: { type: 'string' },
   since: { type: 'string' },
@@ -67,11 +74,18 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 };
 
-const COMMANDS = new Set(['migrate', 'plan', 'status', 'new', 'lint', 'diagram', 'fresh', 'reset', 'db', 'baseline']);
+const COMMANDS = new Set(['migrate', 'plan', 'status', 'new', 'lint', 'diagram', 'fresh', 'reset', 'db', 'baseline', 'drift']);
 const DB_ACTIONS = new Set(['start', 'stop', 'status', 'url']);
 
 /** Flags that mean something to one command only; elsewhere they are a mistake worth reporting. */
-const ONLY_FOR = { 'dry-run': 'migrate', out: 'diagram', 'create-database': 'migrate', since: 'lint' };
+const ONLY_FOR = {
+  'dry-run': 'migrate',
+  out: 'diagram',
+  'create-database': 'migrate',
+  since: 'lint',
+  write: 'drift',
+  'scratch-url': 'drift',
+};
 const FORMATS = new Set(['text', 'json', 'github']);
 
 class UsageError extends Error {}
@@ -133,6 +147,10 @@ function parseArguments(argv) {
     createDatabase: values['create-database'],
     since: values.since,
   };
+  if (requested === 'drift') {
+    options.scratchUrl = values['scratch-url'];
+    options.write = values.write;
+  }
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
   return {
     command,

@@ -117,6 +117,17 @@ async function execute(request, io) {
     return 0;
   }
 
+  if (command === 'drift') {
+    const result = await stratum.drift(options);
+    if (json) out.write(`${JSON.stringify(result)}\n`);
+    else out.write(render.drift(result, c));
+    if (!json && options.write && !result.written) {
+      io.err.write(`${io.errC.dim('note')}: nothing written: no statement would capture ${result.inSync ? 'an unchanged schema' : 'these differences'}\n`);
+    }
+    // As lint does: 1 when drift was found, so CI can gate on it.
+    return result.inSync ? 0 : 1;
+  }
+
   const result = await stratum[command](options);
   if (!json && !quiet) noteEmbedded(result, io);
   if (json) out.write(`${JSON.stringify(result)}\n`);

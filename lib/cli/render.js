@@ -146,6 +146,47 @@ function error(failure, c) {
   return parts.join('');
 }
 
+const CHANGE = { extra: 'only in the database', missing: 'missing from the database', changed: 'changed' };
+
+/** The differences of `drift`, grouped by table; schema-wide objects under their own heading. */
+function drift(result, c) {
+  const groups = new Map();
+  for (const d of result.differences) {
+    const group = d.table ? `table ${d.table}` : 'schema';
+    if (!groups.has(group)) groups.set(group, []);
+    groups.get(group).push(d);
+  }
+  const colour = { extra: c.yellow, missing: c.red, changed: c.yellow };
+  const lines = [];
+  for (const [group, differences] of groups) {
+    lines.push(`${c.bold(group)}\n`);
+    for (const d of differences) {
+      lines.push(`  ${colour[d.change](CHANGE[d.change].padEnd(25))} ${d.kind} ${d.name}\n`);
+      if (d.change === 'changed') {
+        lines.push(`      ${c.dim('migrations:')} ${oneLine(d.expected)}\n      ${c.dim('database:  ')} ${oneLine(d.actual)}\n`);
+      } else if (d.kind !== 'table' || d.change === 'missing') {
+        lines.push(`      ${c.dim(oneLine(d.actual || d.expected))}\n`);
+      }
+    }
+  }
+  if (result.inSync) lines.push('In sync: the database is what its applied migrations build.\n');
+  else lines.push(`${c.bold(plural(result.differences.length, 'difference'))} from what the applied migrations build.\n`);
+  if (result.written) lines.push(`Wrote ${result.written.path}: review it, then migrate.\n`);
+  else if (result.differences.some((d) => d.change !== 'missing')) {
+    lines.push('Capture them as the next migration with: stratum drift --write <name>\n');
+  }
+  if (result.differences.some((d) => d.change === 'missing')) {
+    lines.push('What is missing from the database is never dropped for you: restore it there, or drop it in a migration.\n');
+  }
+  return lines.join('');
+}
+
+/** A definition on one line, shortened for a terminal. */
+function oneLine(text) {
+  const flat = String(text || '').replace(/\s+/g, ' ').trim();
+  return flat.length > 160 ? `${flat.slice(0, 157)}...` : flat;
+}
+
 /** The `{ "error": … }` document of `--json`. */
 function errorDocument(failure) {
   const document = { code: failure.code || 'E_INTERNAL', message: failure.message };
@@ -155,4 +196,4 @@ function errorDocument(failure) {
   return document;
 }
 
-module.exports = { baseline, github, migrateSummary, status, plan, lint, diagnostic, baselineNote, error, errorDocument };
+module.exports = { baseline, github, migrateSummary, status, plan, lint, drift, diagnostic, baselineNote, error, errorDocument };

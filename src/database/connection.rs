@@ -129,6 +129,14 @@ impl ConnectionSettings {
         })
     }
 
+    /// The same server and credentials, another database.
+    pub fn with_database(&self, database: &str) -> Self {
+        let mut copy = self.clone();
+        copy.config.dbname(database);
+        copy.label = label(&copy.config);
+        copy
+    }
+
     /// Opens a connection and drives it on the current runtime. While `wait`
     /// lasts, a server that is not up yet is retried with capped exponential
     /// backoff; a refusal that retrying cannot cure (a wrong password, a

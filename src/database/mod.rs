@@ -14,6 +14,8 @@ pub mod migrator;
 #[cfg(not(target_family = "wasm"))]
 pub mod postgres;
 pub mod privileges;
+#[cfg(not(target_family = "wasm"))]
+pub mod scratch;
 pub mod sql;
 #[cfg(not(target_family = "wasm"))]
 pub mod tls;

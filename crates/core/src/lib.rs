@@ -8,6 +8,7 @@ pub mod batch;
 pub mod checksum;
 pub mod diagram;
 pub mod directives;
+pub mod drift;
 pub mod error;
 pub mod grants;
 pub mod indexes;
