@@ -35,6 +35,7 @@ Options:
   --json               print one JSON document on stdout
   -q, --quiet          migrate, fresh, reset, new, diagram --out: print nothing but errors
   -h, --help           show this help
+  -V, --version        print the version of stratum
 
 Colour on a terminal, or with FORCE_COLOR=1; never with NO_COLOR (unless FORCE_COLOR is set).
 `;
@@ -55,6 +56,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
 };
 
 const COMMANDS = new Set(['migrate', 'plan', 'status', 'new', 'lint', 'diagram', 'fresh', 'reset', 'db']);
@@ -66,8 +68,8 @@ const ONLY_FOR = { 'dry-run': 'migrate', out: 'diagram' };
 class UsageError extends Error {}
 
 /**
- * `{ help: true }`, or `{ command, name?, options, json, quiet, out? }` where
- * `options` holds only the addon options that were given.
+ * `{ help: true }`, `{ version: true }`, or `{ command, name?, options, json,
+ * quiet, out? }` where `options` holds only the addon options that were given.
  */
 function parseArguments(argv) {
   let parsed;
@@ -78,6 +80,7 @@ function parseArguments(argv) {
   }
   const { values, positionals } = parsed;
   if (values.help) return { help: true };
+  if (values.version) return { version: true };
   if (positionals.length === 0) throw new UsageError('no command given');
   const [requested, ...rest] = positionals;
   if (!COMMANDS.has(requested)) throw new UsageError(`unknown command: ${requested}`);
