@@ -10,6 +10,11 @@ const binding = require('../index.js');
 const { queryThrough, connect, isPool, checkOut } = require('./pg-transport');
 
 const native = binding.__napiBindingTarget === 'native';
+// The embedded PostgreSQL's binaries, found as Node finds packages from here.
+if (native && typeof binding.__setEmbeddedPackage === 'function') {
+  const dir = require('./embedded-package').embeddedPackageDir();
+  if (dir) binding.__setEmbeddedPackage(dir);
+}
 const WASM_ERROR_MARKER = '\u0001stratum-error:';
 
 /** An Error with `code` and the rest, from a WebAssembly rejection. */

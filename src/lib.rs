@@ -514,6 +514,13 @@ pub fn db_status(env: &Env) -> napi::Result<PromiseRaw<'_, EmbeddedDatabase>> {
     })
 }
 
+/// Where Node found the embedded PostgreSQL's package from pg-stratum's own
+/// folder; the package's entry calls it when it loads.
+#[napi(js_name = "__setEmbeddedPackage", skip_typescript)]
+pub fn set_embedded_package(dir: String) {
+    database::embedded::set_resolved_package(dir.into());
+}
+
 /// Checks every migration file against the house rules; needs no database.
 #[napi(
     ts_args_type = "options?: Options",

@@ -6,6 +6,29 @@ const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { freePort } = require('./net');
 
+const INSTALL =
+  'install it: `apt-get install pgbouncer` (Debian, Ubuntu), `dnf install pgbouncer`, `brew install pgbouncer`; ' +
+  '`bash .ci/run` installs it when run as root';
+
+/**
+ * The pgbouncer executable on `searchPath` (the PATH, then the sbin folders
+ * where distributions put it), or an Error that names what is missing and how
+ * to install it: running a missing program as another user fails with a bare
+ * "Permission denied".
+ */
+function findPgBouncer(searchPath = `${process.env.PATH || ''}${path.delimiter}/usr/local/sbin${path.delimiter}/usr/sbin`) {
+  for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
+    const candidate = path.join(dir, 'pgbouncer');
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // Not in this folder.
+    }
+  }
+  throw new Error(`the PgBouncer tests run a real PgBouncer, and pgbouncer is not installed: ${INSTALL}`);
+}
+
 
 async function waitForPort(port) {
   for (let i = 0; i < 100; i += 1) {
@@ -24,7 +47,15 @@ async function waitForPort(port) {
 }
 
 /** Starts PgBouncer (transaction pooling, few server connections); returns { port, stop() }. */
-async function startPgBouncer({ poolSize = 3 } = {}) {
+async function startPgBouncer({ poolSize = 3, searchPath } = {}) {
+  const binary = findPgBouncer(searchPath);
+  const asRoot = process.getuid && process.getuid() === 0;
+  if (asRoot && !/^postgres:/m.test(fs.readFileSync('/etc/passwd', 'utf8'))) {
+    throw new Error(
+      'PgBouncer refuses to run as root, so the tests run it as the `postgres` account, and there is none: ' +
+        'install PostgreSQL from the system packages (which creates it), or `useradd --system postgres`',
+    );
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratum-pgbouncer-'));
   const port = await freePort();
   fs.writeFileSync(
@@ -47,9 +78,8 @@ async function startPgBouncer({ poolSize = 3 } = {}) {
     ].join('\n'),
   );
   fs.writeFileSync(path.join(dir, 'users.txt'), '"postgres" ""\n');
-  const asRoot = process.getuid && process.getuid() === 0;
   if (asRoot) execFileSync('chown', ['-R', 'postgres', dir]);
-  const command = ['pgbouncer', '-d', path.join(dir, 'pgbouncer.ini')];
+  const command = [binary, '-d', path.join(dir, 'pgbouncer.ini')];
   // PgBouncer refuses to run as root.
   execFileSync(asRoot ? 'runuser' : command[0], asRoot ? ['-u', 'postgres', '--', ...command] : command.slice(1));
   await waitForPort(port);
@@ -67,4 +97,4 @@ async function startPgBouncer({ poolSize = 3 } = {}) {
   };
 }
 
-module.exports = { startPgBouncer };
+module.exports = { startPgBouncer, findPgBouncer };

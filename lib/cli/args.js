@@ -46,6 +46,7 @@ Options:
   --since <git-ref>    lint: a migration file that exists at that commit and was modified, deleted or renumbered since is an error
   -q, --quiet          migrate, fresh, reset, new, diagram --out: print nothing but errors
   -h, --help           show this help
+  -V, --version        print the version of stratum
 
 Colour on a terminal, or with FORCE_COLOR=1; never with NO_COLOR (unless FORCE_COLOR is set).
 `;
@@ -72,6 +73,7 @@ const OPTIONS = {
   since: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
 };
 
 const COMMANDS = new Set(['migrate', 'plan', 'status', 'new', 'lint', 'diagram', 'fresh', 'reset', 'db', 'baseline', 'drift']);
@@ -91,8 +93,8 @@ const FORMATS = new Set(['text', 'json', 'github']);
 class UsageError extends Error {}
 
 /**
- * `{ help: true }`, or `{ command, name?, options, json, quiet, out? }` where
- * `options` holds only the addon options that were given.
+ * `{ help: true }`, `{ version: true }`, or `{ command, name?, options, json,
+ * quiet, out? }` where `options` holds only the addon options that were given.
  */
 function parseArguments(argv) {
   let parsed;
@@ -103,6 +105,7 @@ function parseArguments(argv) {
   }
   const { values, positionals } = parsed;
   if (values.help) return { help: true };
+  if (values.version) return { version: true };
   if (positionals.length === 0) throw new UsageError('no command given');
   const [requested, ...rest] = positionals;
   if (!COMMANDS.has(requested)) throw new UsageError(`unknown command: ${requested}`);

@@ -154,6 +154,11 @@ async function main(argv) {
     out.write(USAGE);
     return 0;
   }
+  if (request.version) {
+    // Read here, not from the addon: the version must print even where no build loads.
+    out.write(`${require('../../package.json').version}\n`);
+    return 0;
+  }
   loadDotEnv();
   const io = { out, err, c: palette(out), errC: palette(err) };
   try {

