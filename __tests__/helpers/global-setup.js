@@ -12,8 +12,8 @@ const { findPgBouncer } = require('./pgbouncer');
 const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const APT_PACKAGES = { openssl: 'openssl', pgbouncer: 'pgbouncer' };
 
-function inPath(program) {
-  return (process.env.PATH || '')
+function inPath(program, searchPath) {
+  return searchPath
     .split(path.delimiter)
     .filter(Boolean)
     .some((dir) => {
@@ -26,17 +26,21 @@ function inPath(program) {
     });
 }
 
-/** The programs that are missing, each with the line that says how to install it. */
-function missingPrograms() {
+/**
+ * The programs missing from `searchPath` (by default the PATH, and for
+ * pgbouncer also where its helper looks), each with the line that says how
+ * to install it.
+ */
+function missingPrograms(searchPath) {
   const missing = [];
-  if (!inPath('openssl')) {
+  if (!inPath('openssl', searchPath ?? process.env.PATH ?? '')) {
     missing.push({
       name: 'openssl',
       line: 'openssl is not installed (the TLS tests make certificates with it): `apt-get install openssl` (Debian, Ubuntu), `dnf install openssl`, `brew install openssl`',
     });
   }
   try {
-    findPgBouncer();
+    findPgBouncer(searchPath);
   } catch (error) {
     missing.push({ name: 'pgbouncer', line: error.message });
   }
@@ -50,7 +54,7 @@ function aptInstall(packages) {
   execFileSync('apt-get', ['install', '-y', '-qq', ...packages], options);
 }
 
-/** Whether the server at `url` answers; an Error when it answers but refuses us. */
+/** Whether the server at `url` answers, and the problem when it answers but will not do. */
 async function probe(url) {
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   try {
@@ -86,9 +90,9 @@ async function startEmbedded(url) {
   return cluster;
 }
 
-module.exports = async function globalSetup() {
+async function globalSetup() {
   let missing = missingPrograms();
-  if (missing.length > 0 && process.getuid && process.getuid() === 0 && inPath('apt-get')) {
+  if (missing.length > 0 && process.getuid && process.getuid() === 0 && inPath('apt-get', process.env.PATH || '')) {
     try {
       aptInstall(missing.map((piece) => APT_PACKAGES[piece.name]));
     } catch (error) {
@@ -102,11 +106,18 @@ module.exports = async function globalSetup() {
   const server = await probe(url);
   if (server.problem) problems.push(server.problem);
   if (problems.length > 0) {
-    throw new Error(`the tests cannot run:\n${problems.map((line) => `  - ${line}`).join('\n')}`);
+    const error = new Error(`the tests cannot run:\n${problems.map((line) => `  - ${line}`).join('\n')}`);
+    // The lines are the whole story: no stack trace after them.
+    error.stack = error.message;
+    throw error;
   }
   if (!server.answering) {
     globalThis.stratumTestServer = await startEmbedded(url);
   }
   // Jest starts its workers after this: they inherit the URL.
   process.env.STRATUM_TEST_ADMIN_URL = url;
-};
+}
+
+module.exports = globalSetup;
+module.exports.missingPrograms = missingPrograms;
+module.exports.probe = probe;
