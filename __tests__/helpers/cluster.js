@@ -1,6 +1,7 @@
 // A second, throw-away PostgreSQL cluster for tests that need a server
 // configured differently from the machine's (TLS only, password auth), and
 // the test run's own server when none answers (see global-setup.js).
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -29,10 +30,43 @@ function pgBinDir(root = '/usr/lib/postgresql') {
   );
 }
 
-/** The embedded PostgreSQL's programs, as the package itself finds them; undefined without it. */
-function embeddedBinDir() {
-  const embedded = embeddedPackageDir();
-  return embedded && path.join(embedded, 'native', 'bin');
+/**
+ * The embedded PostgreSQL's programs, as the package itself finds them;
+ * undefined without it. As root, when the server's account cannot reach them
+ * (a clone under root's 0700 home), a root-owned copy in the temp folder,
+ * made once per package version.
+ */
+function embeddedBinDir(pkg = embeddedPackageDir()) {
+  if (!pkg) return undefined;
+  const native = path.join(pkg, 'native');
+  const user = serverUser();
+  if (!user || canRun(user, path.join(native, 'bin', 'initdb'))) return path.join(native, 'bin');
+  const { version } = JSON.parse(fs.readFileSync(path.join(pkg, 'package.json'), 'utf8'));
+  const digest = crypto.createHash('sha256').update(`${native}\n${version}`).digest('hex').slice(0, 16);
+  const copy = path.join(os.tmpdir(), `stratum-postgres-${digest}`);
+  if (!fs.existsSync(path.join(copy, 'bin', 'initdb'))) {
+    const staging = fs.mkdtempSync(`${copy}-`);
+    execFileSync('cp', ['-a', `${native}/.`, staging]);
+    fs.chmodSync(staging, 0o755);
+    try {
+      fs.renameSync(staging, copy);
+    } catch {
+      // Another worker made it first.
+      fs.rmSync(staging, { recursive: true, force: true });
+    }
+  }
+  // Anyone may create folders in the temp folder: use only root's own.
+  if (fs.statSync(copy).uid !== 0) throw new Error(`${copy} is not owned by root: remove it`);
+  return path.join(copy, 'bin');
+}
+
+function canRun(user, file) {
+  try {
+    execFileSync('runuser', ['-u', user, '--', 'test', '-x', file], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
