@@ -17,7 +17,7 @@ describe('a failed run on a server that flushes WAL lazily', () => {
     cluster = await startCluster({
       settings: ['wal_level = minimal', 'max_wal_senders = 0', 'autovacuum = off', 'wal_writer_delay = 10000ms', 'checkpoint_timeout = 1h'],
     });
-    cluster.psql('CREATE EXTENSION pageinspect');
+    await cluster.psql('CREATE EXTENSION pageinspect');
   });
   afterAll(() => cluster && cluster.stop());
 
