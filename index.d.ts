@@ -326,8 +326,14 @@ export interface Options {
    * is an `immutable-migration` error. Runs the `git` on the PATH.
    */
   since?: string
-  /** Called as each migration starts and ends. */
+  /** Called as each migration starts and ends, and as one is sent again. */
   onProgress?: (event: ProgressEvent) => void
+  /**
+   * Called only as a migration that gave up on a table lock is sent
+   * again (the `retry` events of `onProgress`): for a caller that wants
+   * those without an event per migration.
+   */
+  onRetry?: (event: ProgressEvent) => void
   /**
    * The app's own connection instead of one stratum opens: a connected
    * `pg.Client` (or anything with its `query`), or a `pg.Pool` (anything

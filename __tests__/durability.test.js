@@ -7,7 +7,7 @@ const stratum = require('..');
 const { createDatabase, query } = require('./helpers/db');
 const { migrationsDir, CLI } = require('./helpers/fixtures');
 const { startCluster } = require('./helpers/cluster');
-const { waitFor } = require('./helpers/wait');
+const { waitFor, until } = require('./helpers/wait');
 
 describe('a failed run on a server that flushes WAL lazily', () => {
   let cluster;
@@ -109,7 +109,15 @@ describe('table locks held by the app', () => {
       // The app's transaction ends while stratum backs off after its first try.
       if (event.event === 'retry' && !released) released = holder.query('COMMIT');
     };
-    const result = await stratum.migrate({ databaseUrl: db.url, dir, tableLockTimeoutMs: 150, tableLockRetries: 3, onProgress });
+    const onlyRetries = [];
+    const result = await stratum.migrate({
+      databaseUrl: db.url,
+      dir,
+      tableLockTimeoutMs: 150,
+      tableLockRetries: 3,
+      onProgress,
+      onRetry: (event) => onlyRetries.push(event),
+    });
     await released;
     expect(result.applied.map((m) => m.name)).toEqual(['001_first', '002_phone']);
     expect(result.retries.length).toBeGreaterThanOrEqual(1);
@@ -122,6 +130,9 @@ describe('table locks held by the app', () => {
     });
     expect(result.retries[0].waitMs).toBeGreaterThanOrEqual(250);
     expect(events.filter((e) => e.event === 'retry')[0]).toMatchObject({ name: '002_phone', attempt: 1 });
+    // onRetry hears the retries and nothing else.
+    await until(() => onlyRetries.length === result.retries.length, { what: 'the retry events' });
+    expect(onlyRetries.map((e) => [e.event, e.name, e.attempt])).toEqual(result.retries.map((r) => ['retry', r.name, r.attempt]));
     // Rolled back and sent again: the file's INSERT ran once, not twice.
     expect(await query(db.url, 'SELECT count(*)::int AS n FROM plans')).toEqual([{ n: 1 }]);
     expect(await query(db.url, "SELECT count(*)::int AS n FROM information_schema.columns WHERE column_name = 'phone'")).toEqual([
@@ -145,11 +156,13 @@ describe('table locks held by the app', () => {
     expect(failure.applied.map((m) => m.name)).toEqual(['001_first']);
   });
 
-  test('the command line says each retry on stderr', () => {
+  test.each([[[]], [['--json']]])('the command line says each retry on stderr (%j)', (flags) => {
     const dir = migrationsDir({ '001_phone.sql': ALTER });
-    const run = spawnSync(process.execPath, [CLI, 'migrate', '--url', db.url, '--dir', dir, '--table-lock-timeout', '100', '--table-lock-retries', '1'], {
-      encoding: 'utf8',
-    });
+    const run = spawnSync(
+      process.execPath,
+      [CLI, 'migrate', '--url', db.url, '--dir', dir, '--table-lock-timeout', '100', '--table-lock-retries', '1', ...flags],
+      { encoding: 'utf8' },
+    );
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/retry: 001_phone gave up waiting for a table lock held by another session and was rolled back; sending it again in \d+ ms \(retry 1\)/);
     expect(run.stderr.match(/^retry:/gm)).toHaveLength(1);

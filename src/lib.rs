@@ -82,9 +82,15 @@ pub struct Options {
     /// file that exists there and was modified, deleted or renumbered since
     /// is an `immutable-migration` error. Runs the `git` on the PATH.
     pub since: Option<String>,
-    /// Called as each migration starts and ends.
+    /// Called as each migration starts and ends, and as one is sent again.
     #[napi(ts_type = "(event: ProgressEvent) => void")]
     pub on_progress:
+        Option<ThreadsafeFunction<ProgressEvent, Unknown<'static>, ProgressEvent, Status, false>>,
+    /// Called only as a migration that gave up on a table lock is sent
+    /// again (the `retry` events of `onProgress`): for a caller that wants
+    /// those without an event per migration.
+    #[napi(ts_type = "(event: ProgressEvent) => void")]
+    pub on_retry:
         Option<ThreadsafeFunction<ProgressEvent, Unknown<'static>, ProgressEvent, Status, false>>,
     /// The app's own connection instead of one stratum opens: a connected
     /// `pg.Client` (or anything with its `query`), or a `pg.Pool` (anything
@@ -103,6 +109,7 @@ pub struct Options {
 
 /// A migration starting, ending, or sent again.
 #[napi(object)]
+#[derive(Clone)]
 pub struct ProgressEvent {
     /// `start` as the migration is sent to the server, `end` once it
     /// committed, `retry` when it gave up on a table lock held by other
@@ -314,7 +321,7 @@ pub fn migrate<'env>(
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, Parsed<MigrateResult>>> {
     run(env, &options, |request| async move {
-        let progress = progress_reporter(request.on_progress.as_ref());
+        let progress = progress_reporter(request.on_progress.as_ref(), request.on_retry.as_ref());
         commands::migrate(request.options, request.js, &progress)
             .await
             .map(|report| Parsed(MigrateResult::from(report)))
@@ -347,7 +354,7 @@ pub fn fresh<'env>(
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, Parsed<MigrateResult>>> {
     run(env, &options, |request| async move {
-        let progress = progress_reporter(request.on_progress.as_ref());
+        let progress = progress_reporter(request.on_progress.as_ref(), request.on_retry.as_ref());
         commands::fresh(request.options, request.js, &progress)
             .await
             .map(|report| Parsed(MigrateResult::from(report)))
@@ -564,6 +571,7 @@ type ProgressCallback =
 struct Request {
     options: options::Options,
     on_progress: Option<ProgressCallback>,
+    on_retry: Option<ProgressCallback>,
     /// The app's own connection, when it gave one.
     js: Option<js_transport::JsExecutor>,
 }
@@ -575,6 +583,7 @@ fn read_options(value: &Unknown<'_>) -> error::Result<Request> {
             return Ok(Request {
                 options: options::Options::default(),
                 on_progress: None,
+                on_retry: None,
                 js: None,
             });
         }
@@ -610,13 +619,20 @@ fn read_options(value: &Unknown<'_>) -> error::Result<Request> {
             since: options.since,
         },
         on_progress: options.on_progress,
+        on_retry: options.on_retry,
         js: options.query.map(js_transport::JsExecutor::new),
     })
 }
 
-fn progress_reporter(callback: Option<&ProgressCallback>) -> impl Fn(Progress<'_>) + Sync + '_ {
+fn progress_reporter<'a>(
+    on_progress: Option<&'a ProgressCallback>,
+    on_retry: Option<&'a ProgressCallback>,
+) -> impl Fn(Progress<'_>) + Sync + 'a {
     move |progress| {
-        let Some(callback) = callback else { return };
+        let retry_callback = on_retry.filter(|_| matches!(progress, Progress::Retry { .. }));
+        if on_progress.is_none() && retry_callback.is_none() {
+            return;
+        }
         let event = match progress {
             Progress::Start { migration } => ProgressEvent {
                 event: "start".into(),
@@ -651,9 +667,19 @@ fn progress_reporter(callback: Option<&ProgressCallback>) -> impl Fn(Progress<'_
         };
         // A callback that throws must not take the process down: its error
         // arrives here and is dropped.
-        callback.call_with_return_value(event, ThreadsafeFunctionCallMode::NonBlocking, |_, _| {
-            Ok(())
-        });
+        let call = |callback: &ProgressCallback, event: ProgressEvent| {
+            callback.call_with_return_value(
+                event,
+                ThreadsafeFunctionCallMode::NonBlocking,
+                |_, _| Ok(()),
+            );
+        };
+        if let Some(callback) = retry_callback {
+            call(callback, event.clone());
+        }
+        if let Some(callback) = on_progress {
+            call(callback, event);
+        }
     }
 }
 

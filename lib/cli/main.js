@@ -39,10 +39,10 @@ function sayRetry(event, io) {
 
 async function applyMigrations(stratum, request, io) {
   const { command, options, json, quiet } = request;
-  const onRetry = (event) => {
-    if (event.event === 'retry' && !quiet) sayRetry(event, io);
-  };
-  if (json || quiet) return stratum[command]({ ...options, onProgress: onRetry });
+  const onRetry = (event) => sayRetry(event, io);
+  if (quiet) return stratum[command](options);
+  // Only the retries: no event per migration crosses into JS here.
+  if (json) return stratum[command]({ ...options, onRetry });
   const live = Boolean(io.out.isTTY);
   const total = live ? await expectedTotal(stratum, command, options) : undefined;
   const progress = createProgress({ out: io.out, c: io.c, live, total });
