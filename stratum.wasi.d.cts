@@ -41,6 +41,72 @@ export declare function dbStop(): Promise<boolean>
 /** The schema's tables, key columns and foreign keys as a Mermaid ER diagram. */
 export declare function diagram(options?: Options): Promise<string>
 
+/**
+ * How the live schema differs from what its applied migrations build
+ * (replayed on a scratch server); with `write`, the next migration that
+ * captures the hand-made changes. Refuses changed or missing files as
+ * `migrate` does.
+ */
+export declare function drift(options?: Options & DriftOptions): Promise<DriftResult>
+
+/** An object that differs between the database and its applied migrations. */
+export interface DriftDifference {
+  kind: 'table' | 'column' | 'index' | 'constraint' | 'view' | 'function' | 'trigger' | 'sequence' | 'type' | 'extension' | 'policy' | 'comment'
+  /** Qualified by its table where it lives on one, e.g. `vouchers.password`. */
+  name: string
+  /**
+   * `extra`: in the database only; `missing`: in the migrations only;
+   * `changed`: defined otherwise in the database.
+   */
+  change: 'extra' | 'missing' | 'changed'
+  /** The table or view it belongs to. */
+  table?: string
+  /** Its definition as the applied migrations build it. */
+  expected?: string
+  /** Its definition in the database. */
+  actual?: string
+}
+
+/** The options of `drift`, besides those of every command. */
+export interface DriftOptions {
+  /**
+   * A server to build the expected schema on (any database of it; the
+   * role must be allowed to create databases). Default: the target's own
+   * server when its role may create databases, else the embedded
+   * PostgreSQL. Its major version must be the target's.
+   */
+  scratchUrl?: string
+  /**
+   * Write the next migration (numbered as `newMigration` does) with the
+   * DDL that captures the differences, under this name.
+   */
+  write?: string
+}
+
+/** How the database differs from what its applied migrations build. */
+export interface DriftResult {
+  /** No difference at all. */
+  inSync: boolean
+  /** Grouped by table, then by kind and name. */
+  differences: Array<DriftDifference>
+  /**
+   * The template database the expected schema was read from, kept per
+   * set of applied files (`stratum_drift_<hash>`).
+   */
+  template: string
+  /** Whether this call built that template (replayed the files). */
+  builtTemplate: boolean
+  /** The migration written with `write`. */
+  written?: DriftWritten
+}
+
+/** The migration `drift` wrote. */
+export interface DriftWritten {
+  path: string
+  version: number
+  name: string
+}
+
 /** The embedded PostgreSQL of the project in the working directory. */
 export interface EmbeddedDatabase {
   /** Whether it accepts connections now. */
@@ -255,8 +321,14 @@ export interface Options {
    * is an `immutable-migration` error. Runs the `git` on the PATH.
    */
   since?: string
-  /** Called as each migration starts and ends. */
+  /** Called as each migration starts and ends, and as one is sent again. */
   onProgress?: (event: ProgressEvent) => void
+  /**
+   * Called only as a migration that gave up on a table lock is sent
+   * again (the `retry` events of `onProgress`): for a caller that wants
+   * those without an event per migration.
+   */
+  onRetry?: (event: ProgressEvent) => void
   /**
    * The app's own connection instead of one stratum opens: a connected
    * `pg.Client` (or anything with its `query`), or a `pg.Pool` (anything
