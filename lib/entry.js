@@ -10,11 +10,23 @@ const binding = require('../index.js');
 const { queryThrough, connect, isPool, checkOut } = require('./pg-transport');
 
 const native = binding.__napiBindingTarget === 'native';
-// The embedded PostgreSQL's binaries, found as Node finds packages from here.
-if (native && typeof binding.__setEmbeddedPackage === 'function') {
+// The embedded PostgreSQL's binaries, found as Node finds packages from here:
+// at the first call that may start it, not at require, which every boot pays.
+let embeddedHandedOver = !native || typeof binding.__setEmbeddedPackage !== 'function';
+function handOverEmbeddedPackage() {
+  if (embeddedHandedOver) return;
+  embeddedHandedOver = true;
   const dir = require('./embedded-package').embeddedPackageDir();
   if (dir) binding.__setEmbeddedPackage(dir);
 }
+
+/** `run`, after the embedded package was handed to the engine. */
+const withEmbedded =
+  (run) =>
+  (...args) => {
+    handOverEmbeddedPackage();
+    return run(...args);
+  };
 const WASM_ERROR_MARKER = '\u0001stratum-error:';
 
 /** An Error with `code` and the rest, from a WebAssembly rejection. */
@@ -105,6 +117,7 @@ function fromPool(pool) {
 function overConnection(run) {
   const call = settled(run);
   return async function withConnection(options) {
+    handOverEmbeddedPackage();
     const given = withDefaults(options);
     if (given && typeof given === 'object' && given.client) {
       const { client, ...rest } = given;
@@ -160,6 +173,6 @@ module.exports.migrationsDir = native
         throw rebuilt(error);
       }
     };
-module.exports.dbStart = settled(binding.dbStart);
-module.exports.dbStop = settled(binding.dbStop);
-module.exports.dbStatus = settled(binding.dbStatus);
+module.exports.dbStart = withEmbedded(settled(binding.dbStart));
+module.exports.dbStop = withEmbedded(settled(binding.dbStop));
+module.exports.dbStatus = withEmbedded(settled(binding.dbStatus));
