@@ -12,3 +12,15 @@ pub use objects::read_objects;
 pub use objects::{CatalogError, ObjectKind, SchemaObject, objects_from_rows, objects_sql};
 pub use snapshot::read_snapshot;
 pub use tables::read_schema;
+
+use crate::database::executor::Row;
+
+/// A column of a catalog row as text; NULL reads as empty.
+fn text(row: &Row, index: usize) -> String {
+    row.get(index).cloned().flatten().unwrap_or_default()
+}
+
+/// A boolean column of a catalog row, as PostgreSQL prints it (`t`).
+fn flag(row: &Row, index: usize) -> bool {
+    text(row, index) == "t"
+}

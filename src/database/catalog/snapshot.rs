@@ -15,6 +15,8 @@ use crate::database::executor::{ExecError, Executor, Row};
 use crate::database::sql::{ident, literal};
 use crate::options::TrackingTable;
 
+use super::{flag, text};
+
 /// The schema of `tracking`, as drift compares it.
 pub async fn read_snapshot<E: Executor>(
     executor: &mut E,
@@ -269,16 +271,8 @@ fn comments_sql(relation: &str, namespace: &str) -> String {
     )
 }
 
-fn text(row: &Row, index: usize) -> String {
-    row.get(index).cloned().flatten().unwrap_or_default()
-}
-
 fn optional(row: &Row, index: usize) -> Option<String> {
     row.get(index).cloned().flatten()
-}
-
-fn flag(row: &Row, index: usize) -> bool {
-    text(row, index) == "t"
 }
 
 /// An object that lives on table `table`, named `table.name`.

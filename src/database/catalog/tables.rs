@@ -6,6 +6,8 @@ use crate::database::executor::{ExecError, Executor, Row};
 use crate::database::sql::literal;
 use crate::options::TrackingTable;
 
+use super::{flag, text};
+
 /// The tables of the tracking table's schema, the tracking table left out.
 pub async fn read_schema<E: Executor>(
     executor: &mut E,
@@ -49,14 +51,6 @@ pub async fn read_schema<E: Executor>(
         ))
         .await?;
     Ok((tables(columns), keys.into_iter().map(foreign_key).collect()))
-}
-
-fn text(row: &Row, index: usize) -> String {
-    row.get(index).cloned().flatten().unwrap_or_default()
-}
-
-fn flag(row: &Row, index: usize) -> bool {
-    text(row, index) == "t"
 }
 
 fn tables(rows: Vec<Row>) -> Vec<Table> {
