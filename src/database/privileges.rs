@@ -65,6 +65,8 @@ pub struct Facts {
     /// The sequence behind a `SERIAL` id, which every INSERT draws from.
     pub sequence: Option<String>,
     pub sequence_usage: bool,
+    /// The `citus` extension is installed: this is a Citus coordinator.
+    pub citus: bool,
 }
 
 /// One row of facts. `has_*_privilege` on a NULL object is NULL, so what
@@ -76,7 +78,8 @@ fn facts_sql(table: &TrackingTable) -> String {
                 has_schema_privilege(n.oid, 'USAGE'), has_schema_privilege(n.oid, 'CREATE'),
                 has_table_privilege(c.oid, 'SELECT'), has_table_privilege(c.oid, 'INSERT'),
                 has_table_privilege(c.oid, 'UPDATE'), pg_has_role(c.relowner, 'USAGE'),
-                s.name, has_sequence_privilege(s.oid, 'USAGE') OR has_sequence_privilege(s.oid, 'UPDATE')
+                s.name, has_sequence_privilege(s.oid, 'USAGE') OR has_sequence_privilege(s.oid, 'UPDATE'),
+                EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')
            FROM (SELECT) AS one
            LEFT JOIN pg_namespace n ON n.nspname = {schema}
            LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = {table}
@@ -112,6 +115,7 @@ impl Facts {
             owns_table: flag(10),
             sequence: text(11),
             sequence_usage: flag(12),
+            citus: flag(13),
         }
     }
 
