@@ -129,6 +129,16 @@ impl ConnectionSettings {
         })
     }
 
+    /// The server, as `host:port`: what a per-server cap counts by.
+    pub fn server(&self) -> String {
+        server(&self.config)
+    }
+
+    /// The database it connects to.
+    pub fn database(&self) -> &str {
+        self.dbname()
+    }
+
     /// The same server and credentials, another database.
     pub fn with_database(&self, database: &str) -> Self {
         let mut copy = self.clone();
@@ -142,16 +152,7 @@ impl ConnectionSettings {
     /// backoff; a refusal that retrying cannot cure (a wrong password, a
     /// database that does not exist) fails at once.
     pub async fn connect(&self, wait: Duration) -> Result<Client> {
-        self.try_connect(wait)
-            .await
-            .map_err(|failure| match failure {
-                Failure::MissingDatabase(message) => Error::Connect(format!(
-                    "{message}: add --create-database (the createDatabase option) to create it, or \
-                 run `createdb {}`",
-                    self.dbname()
-                )),
-                Failure::Other(error) => error,
-            })
+        self.open(wait, None).await.map(|open| open.client)
     }
 
     /// Like [`Self::connect`], but creates the database first when it does
@@ -159,20 +160,42 @@ impl ConnectionSettings {
     /// same server, with the same role. Never in production, where a
     /// missing database is a mistake to report.
     pub async fn connect_creating(&self, wait: Duration, production: bool) -> Result<Client> {
+        self.open(wait, Some(production))
+            .await
+            .map(|open| open.client)
+    }
+
+    /// A connection whose end can be awaited: `creating` is `Some(production)`
+    /// when a missing database is to be created.
+    pub async fn open(&self, wait: Duration, creating: Option<bool>) -> Result<OpenConnection> {
+        let missing = |message: String| {
+            Error::Connect(format!(
+                "{message}: add --create-database (the createDatabase option) to create it, or \
+                 run `createdb {}`",
+                self.dbname()
+            ))
+        };
         let message = match self.try_connect(wait).await {
-            Ok(client) => return Ok(client),
+            Ok(open) => return Ok(open),
             Err(Failure::Other(error)) => return Err(error),
             Err(Failure::MissingDatabase(message)) => message,
         };
-        if production {
-            return Err(Error::Connect(format!(
+        match creating {
+            None => Err(missing(message)),
+            Some(true) => Err(Error::Connect(format!(
                 "{message}: with NODE_ENV=production stratum never creates a database; create \
                  it with `createdb {}` (or your provider's tools)",
                 self.dbname()
-            )));
+            ))),
+            Some(false) => {
+                self.create_database().await?;
+                match self.try_connect(wait).await {
+                    Ok(open) => Ok(open),
+                    Err(Failure::Other(error)) => Err(error),
+                    Err(Failure::MissingDatabase(message)) => Err(missing(message)),
+                }
+            }
         }
-        self.create_database().await?;
-        self.connect(wait).await
     }
 
     fn dbname(&self) -> &str {
@@ -187,7 +210,7 @@ impl ConnectionSettings {
             admin.config.dbname(*maintenance);
             admin.label = label(&admin.config);
             let client = match admin.try_connect(Duration::ZERO).await {
-                Ok(client) => client,
+                Ok(open) => open.client,
                 Err(Failure::MissingDatabase(message)) => {
                     last = Some(Error::Connect(message));
                     continue;
@@ -214,7 +237,7 @@ impl ConnectionSettings {
         Err(last.unwrap_or_else(|| Error::Internal("no maintenance database to try".into())))
     }
 
-    async fn try_connect(&self, wait: Duration) -> std::result::Result<Client, Failure> {
+    async fn try_connect(&self, wait: Duration) -> std::result::Result<OpenConnection, Failure> {
         match self.ssl_mode {
             // No TLS set-up at all when it is never used.
             SslMode::Disable => self.connect_with(NoTls, wait).await,
@@ -225,7 +248,11 @@ impl ConnectionSettings {
         }
     }
 
-    async fn connect_with<T>(&self, tls: T, wait: Duration) -> std::result::Result<Client, Failure>
+    async fn connect_with<T>(
+        &self,
+        tls: T,
+        wait: Duration,
+    ) -> std::result::Result<OpenConnection, Failure>
     where
         T: MakeTlsConnect<Socket> + Clone,
         T::Stream: Send + 'static,
@@ -263,12 +290,25 @@ impl ConnectionSettings {
                 }
             }
         };
-        tokio::spawn(async move {
+        let driver = tokio::spawn(async move {
             // The client reports a closed connection on its next call, so the
             // driver's own error is not needed here.
             let _ = connection.await;
         });
-        Ok(client)
+        Ok(OpenConnection { client, driver })
+    }
+}
+
+/// A client and the task that drives its connection.
+pub struct OpenConnection {
+    pub client: Client,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl OpenConnection {
+    /// The client, and the task that ends once the connection is closed.
+    pub fn into_parts(self) -> (Client, tokio::task::JoinHandle<()>) {
+        (self.client, self.driver)
     }
 }
 
@@ -354,6 +394,16 @@ fn os_user(env: &dyn Environment) -> String {
 }
 
 fn label(config: &Config) -> String {
+    format!(
+        "{}@{}/{}",
+        config.get_user().unwrap_or(""),
+        server(config),
+        config.get_dbname().unwrap_or("")
+    )
+}
+
+/// `host:port` of the first host the config names.
+fn server(config: &Config) -> String {
     let host = match (config.get_hosts().first(), config.get_hostaddrs().first()) {
         (Some(Host::Tcp(host)), _) => host.clone(),
         (Some(Host::Unix(path)), _) => path.display().to_string(),
@@ -361,11 +411,8 @@ fn label(config: &Config) -> String {
         (None, None) => "localhost".into(),
     };
     format!(
-        "{}@{}:{}/{}",
-        config.get_user().unwrap_or(""),
-        host,
-        config.get_ports().first().copied().unwrap_or(DEFAULT_PORT),
-        config.get_dbname().unwrap_or("")
+        "{host}:{}",
+        config.get_ports().first().copied().unwrap_or(DEFAULT_PORT)
     )
 }
 

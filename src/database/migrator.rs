@@ -12,6 +12,7 @@ use stratum_core::indexes::IndexedRows;
 use stratum_core::lint::{Diagnostic, Severity, TransactionMode, check};
 use stratum_core::position::{line_column_at_byte, line_text};
 use stratum_core::statements::containing;
+use stratum_core::transaction::{TransactionLock, TransactionSettings};
 use stratum_core::{Migration, Plan, PlanError, State};
 
 use super::drop::drop_everything;
@@ -63,6 +64,8 @@ pub struct PendingFile {
 pub struct DryRun {
     pub pending: Vec<PendingFile>,
     pub already_applied: usize,
+    /// The newest applied migration: version and name.
+    pub newest_applied: Option<(i64, String)>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -181,6 +184,23 @@ pub struct Migrator<'a> {
     /// The connected role, learnt by the preflight, for the hints of
     /// permission errors.
     role: OnceLock<String>,
+    /// Whether the database is a Citus coordinator, learnt by the preflight.
+    citus: OnceLock<bool>,
+    /// The files' lint, shared by every target of a fleet.
+    shared_lint: Option<&'a SharedLint>,
+}
+
+/// Each file's lint, worked out once at the first need and shared by the
+/// migrators of a fleet's targets, which all run the same files.
+#[derive(Default)]
+pub struct SharedLint {
+    by_file: OnceLock<std::collections::HashMap<String, Checked>>,
+}
+
+/// One file's lint: how it runs, its statements and its findings.
+struct Checked {
+    shape: Shape,
+    diagnostics: Vec<Diagnostic>,
 }
 
 impl<'a> Migrator<'a> {
@@ -191,6 +211,53 @@ impl<'a> Migrator<'a> {
             tracking: Tracking::new(&settings.tracking),
             lock: MigrationLock::new(&settings.tracking),
             role: OnceLock::new(),
+            citus: OnceLock::new(),
+            shared_lint: None,
+        }
+    }
+
+    /// Lints through `shared`, where each file is linted once for all
+    /// the migrators that share it.
+    pub fn sharing_lint(self, shared: &'a SharedLint) -> Self {
+        Self {
+            shared_lint: Some(shared),
+            ..self
+        }
+    }
+
+    /// `file` linted, from the shared lint when there is one.
+    fn lint_file(&self, file: &Migration) -> (Shape, Vec<Diagnostic>) {
+        let lint = |file: &Migration| {
+            let checked = check(
+                &self.settings.display_path(&file.file_name),
+                &file.sql,
+                &self.settings.lint_context(file.version),
+            );
+            Checked {
+                shape: Shape {
+                    mode: checked.mode,
+                    statements: checked.statements,
+                },
+                diagnostics: checked.diagnostics,
+            }
+        };
+        let Some(shared) = self.shared_lint else {
+            let checked = lint(file);
+            return (checked.shape, checked.diagnostics);
+        };
+        let by_file = shared.by_file.get_or_init(|| {
+            self.migrations
+                .iter()
+                .filter(|file| file.has_text)
+                .map(|file| (file.file_name.clone(), lint(file)))
+                .collect()
+        });
+        match by_file.get(&file.file_name) {
+            Some(checked) => (checked.shape.clone(), checked.diagnostics.clone()),
+            None => {
+                let checked = lint(file);
+                (checked.shape, checked.diagnostics)
+            }
         }
     }
 
@@ -282,23 +349,24 @@ impl<'a> Migrator<'a> {
         self.check(&plan)?;
         let mut report = DryRun {
             already_applied: plan.count(State::Applied),
+            newest_applied: plan
+                .entries
+                .iter()
+                .rev()
+                .find(|entry| entry.state != State::Pending)
+                .map(|entry| (entry.version, entry.name.to_owned())),
             ..DryRun::default()
         };
         for file in plan.pending() {
-            let display = self.settings.display_path(&file.file_name);
-            let checked = check(
-                &display,
-                &file.sql,
-                &self.settings.lint_context(file.version),
-            );
+            let (shape, diagnostics) = self.lint_file(file);
             report.pending.push(PendingFile {
                 version: file.version,
                 name: file.name.clone(),
-                file: display,
-                statements: checked.statements.len(),
-                transaction: checked.mode,
+                file: self.settings.display_path(&file.file_name),
+                statements: shape.statements.len(),
+                transaction: shape.mode,
             });
-            report.diagnostics.extend(checked.diagnostics);
+            report.diagnostics.extend(diagnostics);
         }
         Ok(report)
     }
@@ -337,19 +405,9 @@ impl<'a> Migrator<'a> {
         let mut shapes = Shapes::new();
         let mut diagnostics = Vec::new();
         for file in files {
-            let checked = check(
-                &self.settings.display_path(&file.file_name),
-                &file.sql,
-                &self.settings.lint_context(file.version),
-            );
-            shapes.insert(
-                &file.file_name,
-                Shape {
-                    mode: checked.mode,
-                    statements: checked.statements,
-                },
-            );
-            diagnostics.extend(checked.diagnostics);
+            let (shape, found) = self.lint_file(file);
+            shapes.insert(&file.file_name, shape);
+            diagnostics.extend(found);
         }
         if diagnostics
             .iter()
@@ -791,40 +849,31 @@ impl<'a> Migrator<'a> {
         )))
     }
 
+    /// What each migration's transaction runs with.
+    fn transaction_settings(&self) -> TransactionSettings {
+        TransactionSettings {
+            table_lock_timeout_ms: self.settings.table_lock_timeout.as_millis(),
+            transaction_lock: (self.settings.lock_mode == LockMode::Transaction).then(|| {
+                TransactionLock {
+                    wait_ms: self.settings.lock_timeout.as_millis(),
+                    sql: self.lock.transaction_sql(),
+                }
+            }),
+            citus: self.citus.get().copied().unwrap_or(false),
+        }
+    }
+
     /// BEGIN, the migration lock in the transaction lock mode, and the
     /// settings the migration runs with.
     fn begin(&self, batch: &mut Batch, durability: Durability) {
-        batch.own(Purpose::Begin, "BEGIN");
-        if self.settings.lock_mode == LockMode::Transaction {
-            // The wait for another run is bounded by lockTimeoutMs, then the
-            // statements go back to the table-lock bound.
-            batch
-                .own(
-                    Purpose::Setting,
-                    &format!(
-                        "SET LOCAL lock_timeout = {}",
-                        self.settings.lock_timeout.as_millis().max(1)
-                    ),
-                )
-                .own(Purpose::Lock, &self.lock.transaction_sql());
-        }
-        self.settings_sql(batch, durability);
+        self.transaction_settings()
+            .begin(batch, durability == Durability::Deferred);
     }
 
-    /// The settings every migration's transaction runs with: how long a
-    /// statement may queue behind the app's own table locks (and so queue
-    /// the app's other queries behind itself), and the commit's durability.
+    /// The settings alone, for a file with its own BEGIN.
     fn settings_sql(&self, batch: &mut Batch, durability: Durability) {
-        let wait = self.settings.table_lock_timeout.as_millis();
-        if wait > 0 || self.settings.lock_mode == LockMode::Transaction {
-            batch.own(
-                Purpose::Setting,
-                &format!("SET LOCAL lock_timeout = {wait}"),
-            );
-        }
-        if durability == Durability::Deferred {
-            batch.own(Purpose::Setting, "SET LOCAL synchronous_commit = off");
-        }
+        self.transaction_settings()
+            .settings(batch, durability == Durability::Deferred);
     }
 
     /// Adds to a lock-timeout failure who holds table locks right now, so the
@@ -1059,6 +1108,7 @@ impl<'a> Migrator<'a> {
     async fn preflight<E: Executor>(&self, executor: &mut E, intent: Intent) -> Result<Facts> {
         let facts = privileges::preflight(executor, &self.settings.tracking, intent).await?;
         let _ = self.role.set(facts.role.clone());
+        let _ = self.citus.set(facts.citus);
         Ok(facts)
     }
 

@@ -7,7 +7,7 @@ use futures_util::{StreamExt, pin_mut};
 use tokio_postgres::error::ErrorPosition;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use super::connection::describe;
+use super::connection::{OpenConnection, describe};
 use super::executor::{ExecError, ExecErrorKind, Executor, Row};
 
 /// How many migrations may be on the wire at once: enough to keep the
@@ -16,11 +16,34 @@ const PIPELINE_DEPTH: usize = 16;
 
 pub struct PostgresExecutor {
     client: Client,
+    /// The task driving the connection, when this executor owns it.
+    driver: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl PostgresExecutor {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            driver: None,
+        }
+    }
+
+    /// An executor that owns its connection and can close it.
+    pub fn owning(open: OpenConnection) -> Self {
+        let (client, driver) = open.into_parts();
+        Self {
+            client,
+            driver: Some(driver),
+        }
+    }
+
+    /// Closes the connection and returns once its socket is closed, so a
+    /// caller that bounds its connections can count this one as gone.
+    pub async fn close(self) {
+        drop(self.client);
+        if let Some(driver) = self.driver {
+            let _ = driver.await;
+        }
     }
 }
 

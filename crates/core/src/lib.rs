@@ -10,6 +10,7 @@ pub mod diagram;
 pub mod directives;
 pub mod drift;
 pub mod error;
+pub mod fleet;
 pub mod grants;
 pub mod indexes;
 pub mod lint;
@@ -18,6 +19,7 @@ pub mod plan;
 pub mod position;
 pub mod source;
 pub mod statements;
+pub mod transaction;
 
 pub use error::SourceError;
 pub use migration::{Migration, MigrationName};
