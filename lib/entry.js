@@ -126,8 +126,10 @@ function overConnection(run) {
       return overOneConnection(call, rest, open, close);
     }
     const plain = given === undefined || given === null || typeof given !== 'object';
+    // A fleet opens its own connections; the engine says where it cannot.
+    const fleet = !plain && (given.targets || given.targetsQuery || given.schemasQuery);
     // Options of the wrong kind are for the engine to refuse with E_CONFIG.
-    if (native || (given !== undefined && given !== null && typeof given !== 'object') || (!plain && given.query)) {
+    if (native || fleet || (given !== undefined && given !== null && typeof given !== 'object') || (!plain && given.query)) {
       return call(given);
     }
     const settings = given && typeof given === 'object' ? given : {};

@@ -701,7 +701,7 @@ pub async fn db_status() -> Result<ServerState> {
 
 /// The password of a `postgres://user:password@host` URL, found without
 /// parsing, so it can be masked even in the error of a URL that does not parse.
-fn password_in_url(url: &str) -> Option<&str> {
+pub(crate) fn password_in_url(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
     let userinfo = &rest[..rest.rfind('@')?];
     userinfo.split_once(':').map(|(_, password)| password)

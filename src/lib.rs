@@ -8,6 +8,8 @@ pub mod database;
 pub mod drift;
 pub mod drift_api;
 pub mod error;
+pub mod fleet;
+pub mod fleet_api;
 pub mod git;
 pub mod js_transport;
 pub mod options;
@@ -26,6 +28,7 @@ use napi_derive::napi;
 use serde::Serialize;
 
 use crate::database::migrator::{self, Progress};
+use crate::fleet_api::OneOrFleet;
 
 /// Options of every command; all optional.
 #[napi(object, object_to_js = false)]
@@ -311,37 +314,70 @@ pub struct ResetResult {
     pub dropped: u32,
 }
 
-/// Applies every pending migration in version order, each in its own transaction.
+/// Applies every pending migration in version order, each in its own
+/// transaction. With `targets`, `targetsQuery` or `schemasQuery`, does so on
+/// every target and resolves to a `FleetResult`.
 #[napi(
-    ts_args_type = "options?: Options",
-    ts_return_type = "Promise<MigrateResult>"
+    ts_generic_types = "O extends Options & FleetOptions = Options",
+    ts_args_type = "options?: O",
+    ts_return_type = "Promise<O extends FleetSelection ? FleetResult : MigrateResult>"
 )]
 pub fn migrate<'env>(
     env: &'env Env,
     options: Unknown<'env>,
-) -> napi::Result<PromiseRaw<'env, Parsed<MigrateResult>>> {
+) -> napi::Result<PromiseRaw<'env, Parsed<OneOrFleet<MigrateResult>>>> {
+    let fleet = fleet_api::requested(&options);
     run(env, &options, |request| async move {
+        if let Some(fleet) = fleet_of(fleet, &request)? {
+            let report = fleet_api::run(request.options, fleet, fleet::Command::Migrate).await?;
+            return Ok(Parsed(OneOrFleet::Fleet(report)));
+        }
         let progress = progress_reporter(request.on_progress.as_ref(), request.on_retry.as_ref());
         commands::migrate(request.options, request.js, &progress)
             .await
-            .map(|report| Parsed(MigrateResult::from(report)))
+            .map(|report| Parsed(OneOrFleet::One(MigrateResult::from(report))))
     })
 }
 
-/// Applied, pending, changed and missing migrations; takes no lock and writes nothing.
+/// Applied, pending, changed and missing migrations; takes no lock and
+/// writes nothing. With `targets`, `targetsQuery` or `schemasQuery`, on
+/// every target, grouped by their newest applied migration.
 #[napi(
-    ts_args_type = "options?: Options",
-    ts_return_type = "Promise<StatusReport>"
+    ts_generic_types = "O extends Options & FleetOptions = Options",
+    ts_args_type = "options?: O",
+    ts_return_type = "Promise<O extends FleetSelection ? FleetResult : StatusReport>"
 )]
 pub fn status<'env>(
     env: &'env Env,
     options: Unknown<'env>,
-) -> napi::Result<PromiseRaw<'env, Parsed<StatusReport>>> {
+) -> napi::Result<PromiseRaw<'env, Parsed<OneOrFleet<StatusReport>>>> {
+    let fleet = fleet_api::requested(&options);
     run(env, &options, |request| async move {
+        if let Some(fleet) = fleet_of(fleet, &request)? {
+            let report = fleet_api::run(request.options, fleet, fleet::Command::Status).await?;
+            return Ok(Parsed(OneOrFleet::Fleet(report)));
+        }
         commands::status(request.options, request.js)
             .await
-            .map(|report| Parsed(StatusReport::from(report)))
+            .map(|report| Parsed(OneOrFleet::One(StatusReport::from(report))))
     })
+}
+
+/// The fleet a call asks for, refused alongside the app's own connection,
+/// which reaches one database only.
+fn fleet_of(
+    fleet: error::Result<Option<fleet_api::Requested>>,
+    request: &Request,
+) -> error::Result<Option<fleet_api::Requested>> {
+    let fleet = fleet?;
+    if fleet.is_some() && request.js.is_some() {
+        return Err(error::Error::Config(
+            "targets, targetsQuery and schemasQuery open connections of their own: leave out \
+             `client`"
+                .into(),
+        ));
+    }
+    Ok(fleet)
 }
 
 /// Drops every object of the schema, the tracking table included, then migrates from scratch.
@@ -353,7 +389,9 @@ pub fn fresh<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, Parsed<MigrateResult>>> {
+    let single = fleet_api::refuse(&options, "fresh");
     run(env, &options, |request| async move {
+        single?;
         let progress = progress_reporter(request.on_progress.as_ref(), request.on_retry.as_ref());
         commands::fresh(request.options, request.js, &progress)
             .await
@@ -363,18 +401,25 @@ pub fn fresh<'env>(
 
 /// What `migrate` would run: the pending files, their statements and lint
 /// findings. Takes no lock and writes nothing, not even the tracking table.
+/// With `targets`, `targetsQuery` or `schemasQuery`, on every target.
 #[napi(
-    ts_args_type = "options?: Options",
-    ts_return_type = "Promise<PlanResult>"
+    ts_generic_types = "O extends Options & FleetOptions = Options",
+    ts_args_type = "options?: O",
+    ts_return_type = "Promise<O extends FleetSelection ? FleetResult : PlanResult>"
 )]
 pub fn plan<'env>(
     env: &'env Env,
     options: Unknown<'env>,
-) -> napi::Result<PromiseRaw<'env, Parsed<PlanResult>>> {
+) -> napi::Result<PromiseRaw<'env, Parsed<OneOrFleet<PlanResult>>>> {
+    let fleet = fleet_api::requested(&options);
     run(env, &options, |request| async move {
+        if let Some(fleet) = fleet_of(fleet, &request)? {
+            let report = fleet_api::run(request.options, fleet, fleet::Command::Plan).await?;
+            return Ok(Parsed(OneOrFleet::Fleet(report)));
+        }
         commands::plan(request.options, request.js)
             .await
-            .map(|report| Parsed(PlanResult::from(report)))
+            .map(|report| Parsed(OneOrFleet::One(PlanResult::from(report))))
     })
 }
 
@@ -414,7 +459,9 @@ pub fn baseline<'env>(
     version: f64,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, Parsed<BaselineResult>>> {
+    let single = fleet_api::refuse(&options, "baseline");
     run(env, &options, move |request| async move {
+        single?;
         if version < 0.0 || version.fract() != 0.0 || version > 9_007_199_254_740_991.0 {
             return Err(error::Error::Config(format!(
                 "baseline takes a migration number (a whole number, 0 or more), not {version}"
@@ -440,7 +487,9 @@ pub fn diagram<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, String>> {
+    let single = fleet_api::refuse(&options, "diagram");
     run(env, &options, |request| async move {
+        single?;
         commands::diagram(request.options, request.js).await
     })
 }
@@ -553,7 +602,9 @@ pub fn reset<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, ResetResult>> {
+    let single = fleet_api::refuse(&options, "reset");
     run(env, &options, |request| async move {
+        single?;
         commands::reset(request.options, request.js)
             .await
             .map(|dropped| ResetResult {

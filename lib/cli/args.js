@@ -45,6 +45,18 @@ Options:
   --format <format>    text (default); json, the same as --json; github: lint findings as GitHub Actions annotations
   --since <git-ref>    lint: a migration file that exists at that commit and was modified, deleted or renumbered since is an error
   -q, --quiet          migrate, fresh, reset, new, diagram --out: print nothing but errors
+
+Many databases (migrate, status, plan):
+  --targets <file>     one connection URL per line (# comments; - reads stdin)
+  --targets-query <sql>
+                       run on the configured connection; each row a database name on that server, or a URL
+  --schemas-query <sql>
+                       run on the configured connection; each row a schema holding a tenant, with its
+                       own tracking table (the migrations run with search_path set to it)
+  --concurrency <n>    at most n connections open at once (default: 4)
+  --per-server <n>     at most n of them on any one server (default: no cap but --concurrency)
+  --canary <n>         the first n targets run alone; if one fails, no other is touched (default: 1)
+  --continue-on-error  run every target whatever fails (default: a failure starts no new target)
   -h, --help           show this help
   -V, --version        print the version of stratum
 
@@ -71,6 +83,13 @@ const OPTIONS = {
   json: { type: 'boolean' },
   format: { type: 'string' },
   since: { type: 'string' },
+  targets: { type: 'string' },
+  'targets-query': { type: 'string' },
+  'schemas-query': { type: 'string' },
+  concurrency: { type: 'string' },
+  'per-server': { type: 'string' },
+  canary: { type: 'string' },
+  'continue-on-error': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
@@ -89,6 +108,9 @@ const ONLY_FOR = {
   'scratch-url': 'drift',
 };
 const FORMATS = new Set(['text', 'json', 'github']);
+/** The flags of a run over many targets, and the commands that take them. */
+const FLEET_FLAGS = ['targets', 'targets-query', 'schemas-query', 'concurrency', 'per-server', 'canary', 'continue-on-error'];
+const FLEET_COMMANDS = new Set(['migrate', 'status', 'plan']);
 
 class UsageError extends Error {}
 
@@ -135,6 +157,7 @@ function parseArguments(argv) {
   if (format === 'github' && requested !== 'lint') throw new UsageError('--format github only goes with lint');
   if (format === 'github' && values.json) throw new UsageError('--format github and --json do not go together');
   const command = requested === 'migrate' && values['dry-run'] ? 'plan' : requested;
+  const fleet = fleetOptions(values, requested);
   const options = {
     databaseUrl: values.url,
     dir: values.dir,
@@ -163,7 +186,35 @@ function parseArguments(argv) {
     json: Boolean(values.json) || format === 'json',
     github: format === 'github',
     quiet: Boolean(values.quiet),
+    fleet,
   };
+}
+
+/** The fleet's options, or undefined for a run on one database. */
+function fleetOptions(values, command) {
+  const given = FLEET_FLAGS.filter((flag) => values[flag] !== undefined);
+  if (given.length === 0) return undefined;
+  if (!FLEET_COMMANDS.has(command)) throw new UsageError(`--${given[0]} goes with migrate, status and plan only`);
+  const sources = ['targets', 'targets-query', 'schemas-query'].filter((flag) => values[flag] !== undefined);
+  if (sources.length === 0) throw new UsageError(`--${given[0]} needs --targets, --targets-query or --schemas-query`);
+  if (sources.length > 1) throw new UsageError(`--${sources[0]} and --${sources[1]} do not go together`);
+  const fleet = {
+    targetsFile: values.targets,
+    targetsQuery: values['targets-query'],
+    schemasQuery: values['schemas-query'],
+    concurrency: atLeastOne(values, 'concurrency'),
+    perServer: atLeastOne(values, 'per-server'),
+    canary: count(values, 'canary'),
+    continueOnError: values['continue-on-error'],
+  };
+  for (const key of Object.keys(fleet)) if (fleet[key] === undefined) delete fleet[key];
+  return fleet;
+}
+
+function atLeastOne(values, flag) {
+  const value = count(values, flag);
+  if (value === 0) throw new UsageError(`--${flag} takes a whole number of at least 1, not 0`);
+  return value;
 }
 
 function milliseconds(values, flag) {

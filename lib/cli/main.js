@@ -9,6 +9,7 @@ const { USAGE, UsageError, parseArguments } = require('./args');
 const { palette, duration } = require('./style');
 const render = require('./render');
 const { createProgress } = require('./progress');
+const { runFleet } = require('./fleet');
 
 function loadDotEnv() {
   const file = path.resolve('.env');
@@ -72,6 +73,8 @@ async function execute(request, io) {
   const { out, c } = io;
   const stratum = require('../..');
   const started = performance.now();
+
+  if (request.fleet) return runFleet(stratum, request, io);
 
   if (command === 'db') {
     const action = request.name;
