@@ -119,6 +119,22 @@ test('bad usage exits 2: unknown command, unknown flag, no command', () => {
   expect(help.stdout).toContain('Usage: stratum');
 });
 
+test('fleet flags: one source of targets, whole numbers, and only with migrate, status and plan', () => {
+  const cases = [
+    [['migrate', '--targets', 'a.txt', '--targets-query', 'SELECT 1'], '--targets and --targets-query do not go together'],
+    [['migrate', '--concurrency', '4'], '--concurrency needs --targets, --targets-query or --schemas-query'],
+    [['migrate', '--targets', 'a.txt', '--concurrency', '0'], '--concurrency takes a whole number of at least 1, not 0'],
+    [['status', '--targets', 'a.txt', '--canary', 'x'], '--canary takes a whole number, not x'],
+    [['reset', '--schemas-query', 'SELECT 1'], '--schemas-query goes with migrate, status and plan only'],
+    [['lint', '--targets', 'a.txt'], '--targets goes with migrate, status and plan only'],
+  ];
+  for (const [args, message] of cases) {
+    const result = run(args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+  }
+});
+
 test('fresh and reset refuse in production unless --force', async () => {
   const dir = migrationsDir(FILES);
   expect(run(['migrate', '--dir', dir, '--url', db.url]).code).toBe(0);
