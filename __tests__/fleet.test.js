@@ -244,6 +244,12 @@ test('the CLI: --json report, a live-free failure line, exit code 1, never a pas
     expect(text.stdout).toMatch(/failed {2}127\.0\.0\.1:\d+\/no_such_tenant {2}E_CONNECT {2}.*does not exist/);
     expect(text.stdout).toContain('2 targets: 1 ok, 1 failed');
     expect(text.stdout + text.stderr).not.toContain(PASSWORD);
+
+    // --quiet: nothing but the failures, on stderr.
+    const quiet = run(['--quiet']);
+    expect(quiet.status).toBe(1);
+    expect(quiet.stdout).toBe('');
+    expect(quiet.stderr).toMatch(/^failed {2}127\.0\.0\.1:\d+\/no_such_tenant {2}E_CONNECT/);
   } finally {
     fs.rmSync(file, { force: true });
   }

@@ -46,13 +46,13 @@ function liveLine(out, c, total) {
 
 /** Runs the fleet command; resolves to the exit code. */
 async function runFleet(stratum, request, io) {
-  const { command, options, fleet, json } = request;
+  const { command, options, fleet, json, quiet } = request;
   const given = { ...options, ...fleet };
   if (fleet.targetsFile !== undefined) {
     delete given.targetsFile;
     given.targets = readTargets(fleet.targetsFile);
   }
-  const live = liveLine(json ? undefined : io.err, io.errC, given.targets && given.targets.length);
+  const live = liveLine(json || quiet ? undefined : io.err, io.errC, given.targets && given.targets.length);
   let result;
   try {
     result = await stratum[command]({ ...given, onTarget: (target) => live.onTarget(target) });
@@ -62,6 +62,7 @@ async function runFleet(stratum, request, io) {
     live.finish();
   }
   if (json) io.out.write(`${JSON.stringify(result)}\n`);
+  else if (quiet) io.err.write(failures(result, io.errC));
   else io.out.write(render(result, command, io.c));
   const lintErrors = command === 'plan' && result.diagnostics && result.diagnostics.some((d) => d.severity === 'error');
   return result.failed > 0 || lintErrors ? 1 : 0;
