@@ -255,6 +255,16 @@ test('the CLI: --json report, a live-free failure line, exit code 1, never a pas
   }
 });
 
+test('createDatabase creates a missing tenant database before migrating it', async () => {
+  counter += 1;
+  const name = `isp_new_${counter}`;
+  const url = `${clusters[2].url(name)}?sslmode=disable`;
+  const result = await stratum.migrate({ dir, targets: [url], createDatabase: true });
+  expect(result.ok).toBe(1);
+  expect(result.targets[0].applied).toHaveLength(3);
+  expect(await trackingTable(url)).toBe('migrations');
+});
+
 test('fresh and reset take no targets', async () => {
   const [url] = await tenants(1, [clusters[0]]);
   await expect(stratum.fresh({ dir, targets: [url] })).rejects.toMatchObject({ code: 'E_CONFIG' });
