@@ -117,11 +117,11 @@ test('the app has no Rust: cargo is not on its PATH', () => {
 test('the tarballs hold what runs and nothing else, within the size budgets', () => {
   const native = `${pkg.napi.binaryName}.${packLocal.platformDir()}.node`;
   // Unwinding tables stay (a bug rejects with E_INTERNAL rather than ending
-  // the app's process); with them the addon is about 4.7 MiB.
-  const budget = 5 * MiB;
+  // the app's process); with them the addon is about 3.7 MiB.
+  const budget = 4 * MiB;
   if (packed.sizes[native] > budget) {
     throw new Error(
-      `${native} is ${(packed.sizes[native] / MiB).toFixed(2)} MiB, over the 5 MiB budget: the published addon is ` +
+      `${native} is ${(packed.sizes[native] / MiB).toFixed(2)} MiB, over the 4 MiB budget: the published addon is ` +
         'the dist profile (`npm install` and `npm run build:dist` build it; `npm run build` is the larger release profile)',
     );
   }

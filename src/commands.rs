@@ -13,7 +13,7 @@ use crate::database::connection::ConnectionSettings;
 #[cfg(not(target_family = "wasm"))]
 use crate::database::embedded::nothing_configured;
 use crate::database::embedded::{EmbeddedServer, ServerState};
-use crate::database::executor::{ExecError, Executor, Row};
+use crate::database::executor::AnyExecutor;
 use crate::database::migrator::{DryRun, MigrateReport, Migrator, Progress, StatusReport};
 #[cfg(not(target_family = "wasm"))]
 use crate::database::postgres::PostgresExecutor;
@@ -605,44 +605,6 @@ impl Context {
 
     fn finish<T>(&self, outcome: Result<T>) -> Result<T> {
         outcome.map_err(|error| error.redact(self.password.as_deref()))
-    }
-}
-
-/// The transport a command runs over: one type, so the apply loop is
-/// compiled once for both.
-enum AnyExecutor {
-    #[cfg(not(target_family = "wasm"))]
-    Postgres(PostgresExecutor),
-    Js(JsExecutor),
-}
-
-impl Executor for AnyExecutor {
-    async fn execute(&mut self, sql: &str) -> std::result::Result<(), ExecError> {
-        match self {
-            #[cfg(not(target_family = "wasm"))]
-            Self::Postgres(executor) => executor.execute(sql).await,
-            Self::Js(executor) => executor.execute(sql).await,
-        }
-    }
-
-    async fn execute_pipelined(
-        &mut self,
-        batches: &[&str],
-        on_answer: &mut (dyn FnMut(usize) + Send),
-    ) -> std::result::Result<(), (usize, ExecError)> {
-        match self {
-            #[cfg(not(target_family = "wasm"))]
-            Self::Postgres(executor) => executor.execute_pipelined(batches, on_answer).await,
-            Self::Js(executor) => executor.execute_pipelined(batches, on_answer).await,
-        }
-    }
-
-    async fn query(&mut self, sql: &str) -> std::result::Result<Vec<Row>, ExecError> {
-        match self {
-            #[cfg(not(target_family = "wasm"))]
-            Self::Postgres(executor) => executor.query(sql).await,
-            Self::Js(executor) => executor.query(sql).await,
-        }
     }
 }
 

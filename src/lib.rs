@@ -17,6 +17,7 @@ pub mod source;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 
 use futures_util::FutureExt;
 use napi::bindgen_prelude::{
@@ -763,7 +764,7 @@ fn run<'env, T, V, F>(
 where
     F: Future<Output = error::Result<T>> + Send + 'static,
     T: Into<V> + Send + 'static,
-    V: ToNapiValue,
+    V: ToNapiValue + 'static,
 {
     let request = read_options(options);
     spawn(env, async move { work(request?).await })
@@ -777,18 +778,50 @@ fn spawn<T, V>(
 ) -> napi::Result<PromiseRaw<'_, V>>
 where
     T: Into<V> + Send + 'static,
-    V: ToNapiValue,
+    V: ToNapiValue + 'static,
 {
+    let work = Box::pin(async move {
+        let value = work.await?;
+        // SAFETY: napi calls it on the JS thread with the env of the call.
+        let settle: Settle = Box::new(move |env| unsafe { V::to_napi_value(env, value.into()) });
+        Ok(settle)
+    });
+    let promise = spawn_boxed(env, work)?;
+    Ok(PromiseRaw::new(env.raw(), promise))
+}
+
+/// Turns a command's result into its JS value, on the JS thread.
+type Settle = Box<dyn FnOnce(napi::sys::napi_env) -> napi::Result<napi::sys::napi_value> + Send>;
+
+/// `spawn` for one future type: the runtime's task and promise code is then
+/// compiled once, not once per command and scheduler.
+fn spawn_boxed(
+    env: &Env,
+    work: Pin<Box<dyn Future<Output = error::Result<Settle>> + Send>>,
+) -> napi::Result<napi::sys::napi_value> {
     let guarded = async move {
         Ok(AssertUnwindSafe(work)
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| Err(error::Error::Internal(panic_message(panic.as_ref())))))
     };
-    env.spawn_future_with_callback(guarded, |env, outcome| match outcome {
-        Ok(value) => Ok(value.into()),
+    let promise = env.spawn_future_with_callback(guarded, |env, outcome| match outcome {
+        Ok(settle) => settle(env.raw()).map(Settled),
         Err(error) => Err(js_error(env, &error)),
-    })
+    })?;
+    Ok(promise.raw())
+}
+
+/// A JS value made already.
+struct Settled(napi::sys::napi_value);
+
+impl ToNapiValue for Settled {
+    unsafe fn to_napi_value(
+        _env: napi::sys::napi_env,
+        value: Self,
+    ) -> napi::Result<napi::sys::napi_value> {
+        Ok(value.0)
+    }
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -5,8 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio_postgres::config::Host;
-use tokio_postgres::tls::MakeTlsConnect;
-use tokio_postgres::{Client, Config, NoTls, Socket};
+use tokio_postgres::{Client, Config};
 
 use super::tls::{RootCerts, SslMode, connector};
 
@@ -238,25 +237,10 @@ impl ConnectionSettings {
     }
 
     async fn try_connect(&self, wait: Duration) -> std::result::Result<OpenConnection, Failure> {
-        match self.ssl_mode {
-            // No TLS set-up at all when it is never used.
-            SslMode::Disable => self.connect_with(NoTls, wait).await,
-            mode => {
-                let tls = connector(mode, self.root_certs.as_ref()).map_err(Failure::Other)?;
-                self.connect_with(tls, wait).await
-            }
-        }
-    }
-
-    async fn connect_with<T>(
-        &self,
-        tls: T,
-        wait: Duration,
-    ) -> std::result::Result<OpenConnection, Failure>
-    where
-        T: MakeTlsConnect<Socket> + Clone,
-        T::Stream: Send + 'static,
-    {
+        // Under sslmode=disable the driver never starts TLS, so the connector
+        // goes unused; one connector type for every mode compiles the
+        // driver's connect code once.
+        let tls = connector(self.ssl_mode, self.root_certs.as_ref()).map_err(Failure::Other)?;
         let deadline = Instant::now() + wait;
         let mut pause = FIRST_RETRY;
         let (client, connection) = loop {

@@ -4,6 +4,10 @@
 
 use std::future::Future;
 
+#[cfg(not(target_family = "wasm"))]
+use super::postgres::PostgresExecutor;
+use crate::js_transport::JsExecutor;
+
 /// A row of a simple query: every value as PostgreSQL's text, NULL as `None`.
 pub type Row = Vec<Option<String>>;
 
@@ -69,4 +73,52 @@ pub trait Executor: Send {
 
     /// Runs one query and returns its rows as text.
     fn query(&mut self, sql: &str) -> impl Future<Output = Result<Vec<Row>, ExecError>> + Send;
+}
+
+/// The transport of a run: one type for every caller, so the apply loop and
+/// the tracking reads are compiled once, not once per transport.
+pub enum AnyExecutor {
+    #[cfg(not(target_family = "wasm"))]
+    Postgres(PostgresExecutor),
+    Js(JsExecutor),
+}
+
+#[cfg(not(target_family = "wasm"))]
+impl AnyExecutor {
+    /// Closes the connection when this executor owns it (see `PostgresExecutor::close`).
+    pub async fn close(self) {
+        if let Self::Postgres(executor) = self {
+            executor.close().await;
+        }
+    }
+}
+
+impl Executor for AnyExecutor {
+    async fn execute(&mut self, sql: &str) -> Result<(), ExecError> {
+        match self {
+            #[cfg(not(target_family = "wasm"))]
+            Self::Postgres(executor) => executor.execute(sql).await,
+            Self::Js(executor) => executor.execute(sql).await,
+        }
+    }
+
+    async fn execute_pipelined(
+        &mut self,
+        batches: &[&str],
+        on_answer: &mut (dyn FnMut(usize) + Send),
+    ) -> Result<(), (usize, ExecError)> {
+        match self {
+            #[cfg(not(target_family = "wasm"))]
+            Self::Postgres(executor) => executor.execute_pipelined(batches, on_answer).await,
+            Self::Js(executor) => executor.execute_pipelined(batches, on_answer).await,
+        }
+    }
+
+    async fn query(&mut self, sql: &str) -> Result<Vec<Row>, ExecError> {
+        match self {
+            #[cfg(not(target_family = "wasm"))]
+            Self::Postgres(executor) => executor.query(sql).await,
+            Self::Js(executor) => executor.query(sql).await,
+        }
+    }
 }

@@ -14,7 +14,7 @@ use stratum_core::drift::Snapshot;
 
 use super::catalog::read_snapshot;
 use super::connection::ConnectionSettings;
-use super::executor::{ExecError, ExecErrorKind, Executor};
+use super::executor::{AnyExecutor, ExecError, ExecErrorKind, Executor};
 use super::migrator::Migrator;
 use super::postgres::PostgresExecutor;
 use super::sql::{ident, literal};
@@ -70,7 +70,8 @@ pub async fn expected_schema(
     let (client, built) = match database.connect(settings.wait).await {
         Ok(client) => (client, false),
         Err(_) => {
-            let mut admin = PostgresExecutor::new(server.connect(settings.wait).await?);
+            let mut admin =
+                AnyExecutor::Postgres(PostgresExecutor::new(server.connect(settings.wait).await?));
             same_major(&mut admin, server, target_major).await?;
             let exists = admin
                 .query(&format!(
@@ -92,7 +93,7 @@ pub async fn expected_schema(
             (database.connect(settings.wait).await?, true)
         }
     };
-    let mut reader = PostgresExecutor::new(client);
+    let mut reader = AnyExecutor::Postgres(PostgresExecutor::new(client));
     same_major(&mut reader, server, target_major).await?;
     let snapshot = read_snapshot(&mut reader, &settings.tracking)
         .await
@@ -106,7 +107,7 @@ pub async fn expected_schema(
 
 /// Refuses a scratch server of another major version than the target's.
 async fn same_major(
-    executor: &mut PostgresExecutor,
+    executor: &mut AnyExecutor,
     server: &ConnectionSettings,
     target_major: u32,
 ) -> Result<()> {
@@ -125,7 +126,7 @@ async fn same_major(
 
 /// Replays `applied` into a new database and renames it `template`.
 async fn build(
-    admin: &mut PostgresExecutor,
+    admin: &mut AnyExecutor,
     server: &ConnectionSettings,
     settings: &Settings,
     applied: &[Migration],
@@ -179,7 +180,7 @@ async fn build(
 /// Drops the earlier templates of the same database, schema and tracking
 /// table: one per deploy would pile up on the server. One still being read
 /// (or owned by another role) stays, for a later run to retire.
-async fn retire(admin: &mut PostgresExecutor, tag: &str, template: &str) {
+async fn retire(admin: &mut AnyExecutor, tag: &str, template: &str) {
     let Ok(rows) = admin
         .query(&format!(
             "SELECT d.datname FROM pg_database d
@@ -233,12 +234,12 @@ async fn replay(
     applied: &[Migration],
     database: &str,
 ) -> Result<()> {
-    let mut executor = PostgresExecutor::new(
+    let mut executor = AnyExecutor::Postgres(PostgresExecutor::new(
         server
             .with_database(database)
             .connect(settings.wait)
             .await?,
-    );
+    ));
     // A scratch database has no other runs to exclude; the session lock
     // also runs the files that opt out of a transaction.
     let scratch = Settings {
@@ -255,10 +256,7 @@ async fn replay(
 }
 
 /// Renames the finished database, retrying while its last session lingers.
-async fn rename(
-    admin: &mut PostgresExecutor,
-    statement: &str,
-) -> std::result::Result<(), ExecError> {
+async fn rename(admin: &mut AnyExecutor, statement: &str) -> std::result::Result<(), ExecError> {
     let deadline = Instant::now() + IN_USE_RETRY;
     let mut pause = Duration::from_millis(50);
     loop {
@@ -278,7 +276,7 @@ async fn rename(
 
 /// Drops a half-built database; a failure here leaves only a database
 /// named `…_b<pid>_<n>` that no check ever reads.
-async fn discard(admin: &mut PostgresExecutor, database: &str) {
+async fn discard(admin: &mut AnyExecutor, database: &str) {
     let _ = admin
         .execute(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",

@@ -8,7 +8,7 @@ use stratum_core::fleet::{Outcome, Schedule};
 
 use super::targets::{self, Target};
 use super::{Command, Fleet, FleetReport, TargetReport, Work};
-use crate::database::executor::Executor;
+use crate::database::executor::{AnyExecutor, Executor};
 use crate::database::migrator::{Migrator, SharedLint};
 use crate::database::postgres::PostgresExecutor;
 use crate::database::sql::ident;
@@ -102,7 +102,7 @@ async fn run_target(
     let secret = target.connection.password.clone();
     let outcome = async {
         let open = target.connection.open(settings.wait, creating).await?;
-        let mut executor = PostgresExecutor::owning(open);
+        let mut executor = AnyExecutor::Postgres(PostgresExecutor::owning(open));
         let work = on_connection(&mut executor, target, &settings, migrations, lint, command).await;
         executor.close().await;
         work
@@ -112,7 +112,7 @@ async fn run_target(
 }
 
 async fn on_connection(
-    executor: &mut PostgresExecutor,
+    executor: &mut AnyExecutor,
     target: &Target,
     settings: &Settings,
     migrations: &[Migration],

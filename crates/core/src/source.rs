@@ -2,7 +2,7 @@
 //! text decoded, versions ordered and checked for duplicates.
 
 use crate::error::SourceError;
-use crate::migration::{Migration, MigrationName};
+use crate::migration::{Migration, MigrationName, NameProblem};
 use crate::position::line_column_at_byte;
 
 /// What is known of a file: its bytes, or, for a file known unchanged since
@@ -41,6 +41,15 @@ pub fn migrations_from_contents(
             Err(problem) => bad_names.push((file_name, problem)),
         }
     }
+    in_order(named, bad_names)
+}
+
+/// The rest of `migrations_from_contents`, apart from the loop over the
+/// iterator so that it is compiled once, not once per kind of iterator.
+fn in_order(
+    named: Vec<(MigrationName, String, FileContent)>,
+    mut bad_names: Vec<(String, NameProblem)>,
+) -> Result<Vec<Migration>, SourceError> {
     if !bad_names.is_empty() {
         bad_names.sort_by(|a, b| a.0.cmp(&b.0));
         return Err(SourceError::BadNames(bad_names));
