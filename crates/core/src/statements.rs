@@ -11,13 +11,16 @@
 //! process (Node included). Before parsing, squawk's lexer measures how deep
 //! the text nests; a file past the limit is split by its tokens alone (`;`
 //! outside brackets) and the lint refuses it.
+//!
+//! A large file is parsed in parts, one per core, when the parts give the
+//! same statements and errors as one parse of the whole (see `parts`).
 
+mod parts;
 mod scan;
 
 use std::cell::Cell;
 
-use squawk_syntax::ast::SourceFile;
-use squawk_syntax::{Parse, SyntaxElement, SyntaxKind, SyntaxNode, SyntaxToken};
+use squawk_syntax::{SyntaxElement, SyntaxKind, SyntaxNode, SyntaxToken};
 
 use crate::position::LineColumn;
 
@@ -63,12 +66,14 @@ pub fn containing(sql: &str, offset: usize) -> Option<Statement<'_>> {
 /// A file parsed once, for splitting, directives and lint rules alike.
 pub(crate) struct Parsed<'a> {
     pub sql: &'a str,
-    /// `None` when the file was not given to the parser (see [`Refusal`]).
-    pub tree: Option<Parse<SourceFile>>,
     pub spans: Vec<Span>,
     /// Every comment of the file, from the lexer, in order.
     pub comments: Vec<Comment>,
     pub refusal: Option<Refusal>,
+    /// squawk's syntax errors, sorted by position; only when asked for
+    /// ([`Parsed::with_errors`]), since finding them costs about as much as
+    /// the parse.
+    pub errors: Vec<SyntaxProblem>,
 }
 
 /// Why a file was split by tokens instead of being parsed.
@@ -80,12 +85,22 @@ pub(crate) enum Refusal {
     TooLarge,
 }
 
+/// What squawk's parser or its validation found wrong, at a byte offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SyntaxProblem {
+    pub offset: usize,
+    pub message: String,
+}
+
 /// A statement's byte span and, when parsed, the top-level nodes in it:
 /// usually one, several when the parser recovered from an error.
 #[derive(Debug, Clone)]
 pub(crate) struct Span {
     pub start: usize,
     pub end: usize,
+    /// Where the tree holding `nodes` starts in the file: a large file is
+    /// parsed in parts, and a node counts its offsets from its part's start.
+    pub base: usize,
     pub nodes: Vec<SyntaxNode>,
 }
 
@@ -99,6 +114,17 @@ pub(crate) struct Comment {
 
 impl<'a> Parsed<'a> {
     pub fn new(sql: &'a str) -> Self {
+        Self::in_parts(sql, false, parts::parts_for(sql.len()))
+    }
+
+    /// Also squawk's syntax errors, for the lint.
+    pub fn with_errors(sql: &'a str) -> Self {
+        Self::in_parts(sql, true, parts::parts_for(sql.len()))
+    }
+
+    /// Parsed in up to `parts` parts side by side; the result is the same
+    /// for any number.
+    pub fn in_parts(sql: &'a str, with_errors: bool, parts: usize) -> Self {
         if u32::try_from(sql.len()).is_err() {
             return Self::too_large(sql);
         }
@@ -106,20 +132,27 @@ impl<'a> Parsed<'a> {
         if let Some(at) = scan.too_deep_at {
             return Self {
                 sql,
-                tree: None,
                 spans: scan.spans,
                 comments: scan.comments,
                 refusal: Some(Refusal::TooDeep { at }),
+                errors: Vec::new(),
             };
         }
-        let tree = SourceFile::parse(sql);
-        let spans = tree_spans(&tree.syntax_node());
+        let mut spans = Vec::new();
+        let mut errors = Vec::new();
+        for tree in parts::parse(sql, &scan.spans, with_errors, parts) {
+            spans.extend(tree_spans(&tree.root, tree.base));
+            errors.extend(tree.errors.into_iter().map(|error| SyntaxProblem {
+                offset: tree.base + usize::from(error.range().start()),
+                message: error.message().to_owned(),
+            }));
+        }
         Self {
             sql,
-            tree: Some(tree),
             spans,
             comments: scan.comments,
             refusal: None,
+            errors,
         }
     }
 
@@ -132,6 +165,7 @@ impl<'a> Parsed<'a> {
             vec![Span {
                 start,
                 end,
+                base: 0,
                 nodes: Vec::new(),
             }]
         } else {
@@ -139,10 +173,10 @@ impl<'a> Parsed<'a> {
         };
         Self {
             sql,
-            tree: None,
             spans,
             comments: Vec::new(),
             refusal: Some(Refusal::TooLarge),
+            errors: Vec::new(),
         }
     }
 
@@ -158,8 +192,9 @@ impl<'a> Parsed<'a> {
 
 /// Statement spans from the children of the file's root: a statement opens
 /// at the first token of a top-level node and closes at the top-level `;`
-/// that ends a node (or at the end of the file).
-fn tree_spans(root: &SyntaxNode) -> Vec<Span> {
+/// that ends a node (or at the end of the file). The root's part of the
+/// file starts at byte `base`.
+fn tree_spans(root: &SyntaxNode, base: usize) -> Vec<Span> {
     let mut spans = Vec::new();
     let mut open: Option<Span> = None;
     for element in root.children_with_tokens() {
@@ -169,6 +204,7 @@ fn tree_spans(root: &SyntaxNode) -> Vec<Span> {
                     continue;
                 }
                 let (start, end) = token_range(&token);
+                let (start, end) = (base + start, base + end);
                 let closes = token.kind() == SyntaxKind::SEMICOLON;
                 match open.as_mut() {
                     Some(span) => span.end = end,
@@ -178,6 +214,7 @@ fn tree_spans(root: &SyntaxNode) -> Vec<Span> {
                         open = Some(Span {
                             start,
                             end,
+                            base,
                             nodes: Vec::new(),
                         })
                     }
@@ -196,11 +233,12 @@ fn tree_spans(root: &SyntaxNode) -> Vec<Span> {
                     continue;
                 }
                 let span = open.get_or_insert_with(|| Span {
-                    start: token_range(&first).0,
+                    start: base + token_range(&first).0,
                     end: 0,
+                    base,
                     nodes: Vec::new(),
                 });
-                span.end = token_range(&last).1;
+                span.end = base + token_range(&last).1;
                 span.nodes.push(node);
                 if closes {
                     spans.extend(open.take());

@@ -75,6 +75,7 @@ pub(super) fn scan(sql: &str) -> Scan {
                 spans.push(Span {
                     start: first,
                     end: offset,
+                    base: 0,
                     nodes: Vec::new(),
                 });
             }
@@ -86,6 +87,7 @@ pub(super) fn scan(sql: &str) -> Scan {
     spans.extend(open.map(|(start, end)| Span {
         start,
         end,
+        base: 0,
         nodes: Vec::new(),
     }));
     Scan {
