@@ -11,6 +11,7 @@ pub mod directives;
 pub mod drift;
 pub mod error;
 pub mod grants;
+mod green;
 pub mod indexes;
 pub mod lint;
 pub mod migration;

@@ -22,6 +22,7 @@ use std::cell::Cell;
 
 use squawk_syntax::{SyntaxElement, SyntaxKind, SyntaxNode, SyntaxToken};
 
+use crate::green;
 use crate::position::LineColumn;
 
 /// One statement of a migration file.
@@ -224,21 +225,21 @@ fn tree_spans(root: &SyntaxNode, base: usize) -> Vec<Span> {
                 }
             }
             SyntaxElement::Node(node) => {
-                let Some((first, last)) = significant_tokens(&node) else {
+                let Some(tokens) = green::significant(&node) else {
                     continue;
                 };
-                let closes = last.kind() == SyntaxKind::SEMICOLON;
-                if open.is_none() && closes && first == last {
+                let closes = tokens.last == SyntaxKind::SEMICOLON;
+                if open.is_none() && closes && tokens.single {
                     // An empty statement: just `;`.
                     continue;
                 }
                 let span = open.get_or_insert_with(|| Span {
-                    start: base + token_range(&first).0,
+                    start: base + tokens.start,
                     end: 0,
                     base,
                     nodes: Vec::new(),
                 });
-                span.end = base + token_range(&last).1;
+                span.end = base + tokens.end;
                 span.nodes.push(node);
                 if closes {
                     spans.extend(open.take());
@@ -248,25 +249,6 @@ fn tree_spans(root: &SyntaxNode, base: usize) -> Vec<Span> {
     }
     spans.extend(open);
     spans
-}
-
-/// The first and last tokens of `node` that are not whitespace or comments.
-pub(crate) fn significant_tokens(node: &SyntaxNode) -> Option<(SyntaxToken, SyntaxToken)> {
-    let first = node
-        .descendants_with_tokens()
-        .filter_map(|element| element.into_token())
-        .find(|token| !token.kind().is_trivia())?;
-    // Not `last_token()`: an empty node at the end (the parser leaves one
-    // where a name is missing) has no last token, and neither would its parent.
-    let range = node.text_range();
-    let mut last = node.token_at_offset(range.end()).left_biased()?;
-    while last.kind().is_trivia() || last.text_range().end() > range.end() {
-        last = last.prev_token()?;
-    }
-    if last.text_range().start() < range.start() {
-        return None;
-    }
-    Some((first, last))
 }
 
 pub(crate) fn token_range(token: &SyntaxToken) -> (usize, usize) {

@@ -320,12 +320,14 @@ fn check_statements(
     let last = parsed.spans.len().saturating_sub(1);
     for (index, span) in parsed.spans.iter().enumerate() {
         for node in &span.nodes {
+            let live_actions = rules::live_table_actions(&created, node);
             let check = Check {
                 ctx,
                 mode,
                 index,
                 last,
                 created: &created,
+                live_actions: &live_actions,
             };
             for rule in rules::ALL {
                 if directives.is_allowed(index, rule.id) {

@@ -22,6 +22,7 @@ use squawk_syntax::syntax_error::SyntaxError;
 use squawk_syntax::{Parse, SyntaxKind, SyntaxNode};
 
 use super::Span;
+use crate::green;
 
 /// One parsed part of a file.
 pub(super) struct Tree {
@@ -186,7 +187,7 @@ fn seam_holds(sql: &str, token_spans: &[Span], before: &Tree, with_errors: bool)
     let Some(NodeOrToken::Node(last)) = root.children().next_back() else {
         return false;
     };
-    if last_significant(last) != Some(SyntaxKind::SEMICOLON) {
+    if green::last_significant(last).map(|(_, kind)| kind) != Some(SyntaxKind::SEMICOLON) {
         return false;
     }
     let last_start = part_len - usize::from(last.text_len());
@@ -282,19 +283,8 @@ fn count_significant(node: &GreenNodeData, enough: usize) -> usize {
     count
 }
 
-/// The kind of the last token of `node` that is not whitespace or a comment.
-fn last_significant(node: &GreenNodeData) -> Option<SyntaxKind> {
-    node.children().rev().find_map(|child| match child {
-        NodeOrToken::Node(inner) => last_significant(inner),
-        NodeOrToken::Token(token) => {
-            let kind = SyntaxKind::from(token.kind().0);
-            (!kind.is_trivia()).then_some(kind)
-        }
-    })
-}
-
 fn is_trivia(kind: rowan::SyntaxKind) -> bool {
-    SyntaxKind::from(kind.0).is_trivia()
+    green::kind(kind).is_trivia()
 }
 
 #[cfg(test)]
