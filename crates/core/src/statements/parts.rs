@@ -255,21 +255,28 @@ fn seam_holds(sql: &str, token_spans: &[Span], before: &Tree, with_errors: bool)
         .eq(theirs.map(|(at, error)| (at, error.message(), error.range().len())))
 }
 
-/// Where, in a part of `len` bytes, the window before its end opens: at the
+/// Where, in a part of `len` bytes, the window before its end opens: at a
 /// top-level statement with at least [`LOOKAHEAD`] tokens from it to the
-/// end, or at the part's start.
+/// end and a whole statement (or nothing) before it, or at the part's start.
 fn window_start(root: &GreenNodeData, len: usize) -> usize {
     let mut tokens = 0;
     let mut end = len;
-    for child in root.children().rev() {
+    let mut children = root.children().rev();
+    while let Some(child) = children.next() {
         end -= usize::from(child.text_len());
-        if let NodeOrToken::Node(node) = child {
-            tokens += count_significant(node, LOOKAHEAD - tokens);
-            if tokens >= LOOKAHEAD {
-                return end;
-            }
-        } else if !is_trivia(child.kind()) {
-            tokens += 1;
+        let NodeOrToken::Node(node) = child else {
+            tokens += usize::from(!is_trivia(child.kind()));
+            continue;
+        };
+        tokens += count_significant(node, LOOKAHEAD.saturating_sub(tokens));
+        // A token of no statement just before would say the parser was
+        // somewhere other than between statements.
+        let after_statement = children
+            .clone()
+            .find(|before| !is_trivia(before.kind()))
+            .is_none_or(|before| before.as_node().is_some());
+        if tokens >= LOOKAHEAD && after_statement {
+            return end;
         }
     }
     0
