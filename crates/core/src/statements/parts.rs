@@ -150,20 +150,12 @@ fn parse_all(
     })
 }
 
-/// The calling thread's part, in quarters of another part: it also scans
-/// the file before the parse and runs the rules after it.
-const FIRST_PART_QUARTERS: usize = 3;
-
-/// Byte offsets just past a top-level `;`, near each part's end, ascending;
-/// empty when the file is parsed whole.
+/// Byte offsets just past a top-level `;`, near each share of the file,
+/// ascending; empty when the file is parsed whole.
 fn cuts(sql: &str, token_spans: &[Span], parts: usize) -> Vec<usize> {
-    if parts < 2 {
-        return Vec::new();
-    }
-    let quarters = FIRST_PART_QUARTERS + 4 * (parts - 1);
     let mut cuts: Vec<usize> = Vec::new();
     for share in 1..parts {
-        let target = sql.len() / quarters * (FIRST_PART_QUARTERS + 4 * (share - 1));
+        let target = sql.len() / parts * share;
         let first = token_spans.partition_point(|span| span.end < target);
         let cut = token_spans
             .iter()
