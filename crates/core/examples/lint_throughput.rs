@@ -5,6 +5,8 @@
 //! and prints MB/s for each step, or only for the one named (to count one
 //! step's instructions under callgrind). Given `.sql` paths instead, it
 //! lints them and prints the diagnostics: a quick way to try the rules.
+//! `bench/lint.js` writes the same SQL, byte for byte, and times the
+//! addon's `lint()` over it.
 
 use std::time::Instant;
 
