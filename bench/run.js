@@ -7,6 +7,7 @@
 //   W1-small  the same with 10,000 one-statement migrations (migrations per second)
 //   W2        migrate again with nothing pending
 //   W3        status
+//   lint      lint() of one 16 MB file of ordinary DDL, in MB/s (bench/lint.js)
 // Rounds are interleaved (every contender once per round, start rotated each round) and
 // ratios / differences to a floor are taken pair by pair inside a round, then the median.
 // Timings never fail the process; a contender that errors (or leaves the wrong tables) does.
@@ -18,6 +19,7 @@ const { spawn, execFileSync, spawnSync } = require('node:child_process');
 const { parseArgs } = require('node:util');
 const { Client } = require('pg');
 const { writeSet } = require('./gen');
+const lintBench = require('./lint');
 
 const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(__dirname, 'out');
@@ -32,7 +34,7 @@ const DB_PREFIX = 'bench_s_';
 
 const USAGE = `Usage: node bench/run.js [--smoke] [--rounds K] [--n 100,500] [--small 10000] [--no-peers]
 
-  --smoke        N=20 only, one round, W1-small with 200 migrations, no peers (CI)
+  --smoke        N=20 only, one round, W1-small with 200 migrations, a 1 MB lint file, no peers (CI)
   --rounds K     W1 rounds (default 5); W2/W3 take 2K+1, W1-small min(K, 3)
   --n LIST       workload sizes for W1/W2/W3 (default 100,500)
   --small M      W1-small size (default 10000)
@@ -83,6 +85,8 @@ function options() {
     roundsSmall: smoke ? 1 : Math.min(rounds, 3),
     peers: !smoke && !parsed['no-peers'],
     checksumNs: smoke ? [0, 20, 200] : [0, 100, 500, 2000, 10000],
+    lintMb: smoke ? 1 : 16,
+    lintRounds: smoke ? 1 : rounds,
   };
 }
 
@@ -502,7 +506,7 @@ function renderSet(key, title, s, rounds) {
   return lines.join('\n');
 }
 
-function targets(summary, sets, smallKey, smallN, bigKey, bigN) {
+function targets(summary, sets, smallKey, smallN, bigKey, bigN, lint) {
   const T = [];
   const add = (what, value, unit, limit, cmp, note = '') => {
     const pass = value == null ? null : cmp === '<=' ? value <= limit : value >= limit;
@@ -530,6 +534,7 @@ function targets(summary, sets, smallKey, smallN, bigKey, bigN) {
   }
   add(`require('pg-stratum') over node -e 0 (${diffs.length} pairs)`, median(diffs), 'ms', 10, '<=');
   add(`peak RSS of node bin/stratum.js migrate applying W1-small (${smallN}), max of rounds`, sm.W1?.cli?.rssMax, 'MiB', 80, '<=');
+  add(`lint() of one ${lint ? lint.mb.toFixed(0) : '-'} MB file, median`, lint?.median, 'MB/s', lintBench.TARGET_MB_PER_S, '>=');
   return T;
 }
 
@@ -721,12 +726,21 @@ async function main() {
     results.addonAfter.checksum = addonFingerprint()?.sha256;
     md.push(renderChecksum(results.checksum));
     process.stdout.write(`\n${md[md.length - 1]}\n`);
+    try {
+      results.lint = await lintBench.lintThroughput(stratum, DATA, opts.lintMb, opts.lintRounds);
+      results.addonAfter.lint = addonFingerprint()?.sha256;
+      md.push(lintBench.renderLint(results.lint));
+      process.stdout.write(`\n${md[md.length - 1]}\n`);
+    } catch (error) {
+      failures.push({ set: 'lint', workload: 'lint', contender: 'inproc', round: 0, message: error.message });
+      process.stderr.write(`!! lint: ${error.message}\n`);
+    }
   } finally {
     for (const db of created) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => {});
   }
 
   const bigN = Math.max(...opts.ns);
-  results.targets = targets(results.summary, results.sets, `small${opts.small}`, opts.small, `N${bigN}`, bigN);
+  results.targets = targets(results.summary, results.sets, `small${opts.small}`, opts.small, `N${bigN}`, bigN, results.lint);
   md.push(renderTargets(results.targets, opts.smoke));
   process.stdout.write(`\n${md[md.length - 1]}\n`);
 

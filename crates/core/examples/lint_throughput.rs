@@ -1,9 +1,12 @@
 //! Throughput of `split` + `lint` on a large generated migration file.
 //!
-//! `cargo run --release -p stratum-core --example lint_throughput [MB]`
+//! `cargo run --release -p stratum-core --example lint_throughput [MB] [split|lint]`
 //! generates about MB megabytes (default 16) of realistic migration SQL
-//! and prints MB/s for each step. Given `.sql` paths instead, it lints
-//! them and prints the diagnostics: a quick way to try the rules.
+//! and prints MB/s for each step, or only for the one named (to count one
+//! step's instructions under callgrind). Given `.sql` paths instead, it
+//! lints them and prints the diagnostics: a quick way to try the rules.
+//! `bench/lint.js` writes the same SQL, byte for byte, and times the
+//! addon's `lint()` over it.
 
 use std::time::Instant;
 
@@ -22,9 +25,17 @@ fn main() {
         return;
     }
     let megabytes: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(16);
+    let runs = |step: &str| {
+        let named = args.iter().any(|arg| arg == "split" || arg == "lint");
+        !named || args.iter().any(|arg| arg == step)
+    };
     let sql = generate(megabytes * 1_000_000);
     let mb = sql.len() as f64 / 1e6;
     println!("generated {mb:.1} MB");
+    if !runs("split") {
+        lint_step(&sql);
+        return;
+    }
 
     let started = Instant::now();
     let statements = split(&sql);
@@ -35,19 +46,28 @@ fn main() {
         mb / split_time
     );
 
-    let started = Instant::now();
-    let diagnostics = lint("001_big.sql", &sql, &LintContext::default());
-    let lint_time = started.elapsed().as_secs_f64();
-    println!(
-        "lint: {} diagnostics in {lint_time:.2} s = {:.1} MB/s",
-        diagnostics.len(),
-        mb / lint_time
-    );
+    if !runs("lint") {
+        return;
+    }
+    let lint_time = lint_step(&sql);
     println!(
         "split + lint: {:.2} s = {:.1} MB/s",
         split_time + lint_time,
         mb / (split_time + lint_time)
     );
+}
+
+/// Lints `sql`, prints the rate, and returns the seconds it took.
+fn lint_step(sql: &str) -> f64 {
+    let started = Instant::now();
+    let diagnostics = lint("001_big.sql", sql, &LintContext::default());
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "lint: {} diagnostics in {seconds:.2} s = {:.1} MB/s",
+        diagnostics.len(),
+        sql.len() as f64 / 1e6 / seconds
+    );
+    seconds
 }
 
 /// Migration SQL of the usual shapes: tables, indexes, columns, functions

@@ -12,6 +12,7 @@ pub mod drift;
 pub mod error;
 pub mod fleet;
 pub mod grants;
+mod green;
 pub mod indexes;
 pub mod lint;
 pub mod migration;

@@ -11,13 +11,18 @@
 //! process (Node included). Before parsing, squawk's lexer measures how deep
 //! the text nests; a file past the limit is split by its tokens alone (`;`
 //! outside brackets) and the lint refuses it.
+//!
+//! A large file is parsed in parts, one per core, when the parts give the
+//! same statements and errors as one parse of the whole (see `parts`).
+
+mod parts;
+mod scan;
 
 use std::cell::Cell;
 
-use squawk_lexer::{LiteralKind, TokenKind};
-use squawk_syntax::ast::SourceFile;
-use squawk_syntax::{Parse, SyntaxElement, SyntaxKind, SyntaxNode, SyntaxToken};
+use squawk_syntax::{SyntaxElement, SyntaxKind, SyntaxNode, SyntaxToken};
 
+use crate::green;
 use crate::position::LineColumn;
 
 /// One statement of a migration file.
@@ -62,12 +67,14 @@ pub fn containing(sql: &str, offset: usize) -> Option<Statement<'_>> {
 /// A file parsed once, for splitting, directives and lint rules alike.
 pub(crate) struct Parsed<'a> {
     pub sql: &'a str,
-    /// `None` when the file was not given to the parser (see [`Refusal`]).
-    pub tree: Option<Parse<SourceFile>>,
     pub spans: Vec<Span>,
     /// Every comment of the file, from the lexer, in order.
     pub comments: Vec<Comment>,
     pub refusal: Option<Refusal>,
+    /// squawk's syntax errors, sorted by position; only when asked for
+    /// ([`Parsed::with_errors`]), since finding them costs about as much as
+    /// the parse.
+    pub errors: Vec<SyntaxProblem>,
 }
 
 /// Why a file was split by tokens instead of being parsed.
@@ -79,12 +86,22 @@ pub(crate) enum Refusal {
     TooLarge,
 }
 
+/// What squawk's parser or its validation found wrong, at a byte offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SyntaxProblem {
+    pub offset: usize,
+    pub message: String,
+}
+
 /// A statement's byte span and, when parsed, the top-level nodes in it:
 /// usually one, several when the parser recovered from an error.
 #[derive(Debug, Clone)]
 pub(crate) struct Span {
     pub start: usize,
     pub end: usize,
+    /// Where the tree holding `nodes` starts in the file: a large file is
+    /// parsed in parts, and a node counts its offsets from its part's start.
+    pub base: usize,
     pub nodes: Vec<SyntaxNode>,
 }
 
@@ -98,27 +115,45 @@ pub(crate) struct Comment {
 
 impl<'a> Parsed<'a> {
     pub fn new(sql: &'a str) -> Self {
+        Self::in_parts(sql, false, parts::parts_for(sql.len()))
+    }
+
+    /// Also squawk's syntax errors, for the lint.
+    pub fn with_errors(sql: &'a str) -> Self {
+        Self::in_parts(sql, true, parts::parts_for(sql.len()))
+    }
+
+    /// Parsed in up to `parts` parts side by side; the result is the same
+    /// for any number.
+    pub fn in_parts(sql: &'a str, with_errors: bool, parts: usize) -> Self {
         if u32::try_from(sql.len()).is_err() {
             return Self::too_large(sql);
         }
-        let scan = scan(sql);
+        let scan = scan::scan(sql);
         if let Some(at) = scan.too_deep_at {
             return Self {
                 sql,
-                tree: None,
                 spans: scan.spans,
                 comments: scan.comments,
                 refusal: Some(Refusal::TooDeep { at }),
+                errors: Vec::new(),
             };
         }
-        let tree = SourceFile::parse(sql);
-        let spans = tree_spans(&tree.syntax_node());
+        let mut spans = Vec::new();
+        let mut errors = Vec::new();
+        for tree in parts::parse(sql, &scan.spans, with_errors, parts) {
+            spans.extend(tree_spans(&tree.root, tree.base));
+            errors.extend(tree.errors.into_iter().map(|error| SyntaxProblem {
+                offset: tree.base + usize::from(error.range().start()),
+                message: error.message().to_owned(),
+            }));
+        }
         Self {
             sql,
-            tree: Some(tree),
             spans,
             comments: scan.comments,
             refusal: None,
+            errors,
         }
     }
 
@@ -131,6 +166,7 @@ impl<'a> Parsed<'a> {
             vec![Span {
                 start,
                 end,
+                base: 0,
                 nodes: Vec::new(),
             }]
         } else {
@@ -138,10 +174,10 @@ impl<'a> Parsed<'a> {
         };
         Self {
             sql,
-            tree: None,
             spans,
             comments: Vec::new(),
             refusal: Some(Refusal::TooLarge),
+            errors: Vec::new(),
         }
     }
 
@@ -157,8 +193,9 @@ impl<'a> Parsed<'a> {
 
 /// Statement spans from the children of the file's root: a statement opens
 /// at the first token of a top-level node and closes at the top-level `;`
-/// that ends a node (or at the end of the file).
-fn tree_spans(root: &SyntaxNode) -> Vec<Span> {
+/// that ends a node (or at the end of the file). The root's part of the
+/// file starts at byte `base`.
+fn tree_spans(root: &SyntaxNode, base: usize) -> Vec<Span> {
     let mut spans = Vec::new();
     let mut open: Option<Span> = None;
     for element in root.children_with_tokens() {
@@ -168,6 +205,7 @@ fn tree_spans(root: &SyntaxNode) -> Vec<Span> {
                     continue;
                 }
                 let (start, end) = token_range(&token);
+                let (start, end) = (base + start, base + end);
                 let closes = token.kind() == SyntaxKind::SEMICOLON;
                 match open.as_mut() {
                     Some(span) => span.end = end,
@@ -177,6 +215,7 @@ fn tree_spans(root: &SyntaxNode) -> Vec<Span> {
                         open = Some(Span {
                             start,
                             end,
+                            base,
                             nodes: Vec::new(),
                         })
                     }
@@ -186,20 +225,21 @@ fn tree_spans(root: &SyntaxNode) -> Vec<Span> {
                 }
             }
             SyntaxElement::Node(node) => {
-                let Some((first, last)) = significant_tokens(&node) else {
+                let Some(tokens) = green::significant(&node) else {
                     continue;
                 };
-                let closes = last.kind() == SyntaxKind::SEMICOLON;
-                if open.is_none() && closes && first == last {
+                let closes = tokens.last == SyntaxKind::SEMICOLON;
+                if open.is_none() && closes && tokens.single {
                     // An empty statement: just `;`.
                     continue;
                 }
                 let span = open.get_or_insert_with(|| Span {
-                    start: token_range(&first).0,
+                    start: base + tokens.start,
                     end: 0,
+                    base,
                     nodes: Vec::new(),
                 });
-                span.end = token_range(&last).1;
+                span.end = base + tokens.end;
                 span.nodes.push(node);
                 if closes {
                     spans.extend(open.take());
@@ -211,303 +251,9 @@ fn tree_spans(root: &SyntaxNode) -> Vec<Span> {
     spans
 }
 
-/// The first and last tokens of `node` that are not whitespace or comments.
-pub(crate) fn significant_tokens(node: &SyntaxNode) -> Option<(SyntaxToken, SyntaxToken)> {
-    let first = node
-        .descendants_with_tokens()
-        .filter_map(|element| element.into_token())
-        .find(|token| !token.kind().is_trivia())?;
-    // Not `last_token()`: an empty node at the end (the parser leaves one
-    // where a name is missing) has no last token, and neither would its parent.
-    let range = node.text_range();
-    let mut last = node.token_at_offset(range.end()).left_biased()?;
-    while last.kind().is_trivia() || last.text_range().end() > range.end() {
-        last = last.prev_token()?;
-    }
-    if last.text_range().start() < range.start() {
-        return None;
-    }
-    Some((first, last))
-}
-
 pub(crate) fn token_range(token: &SyntaxToken) -> (usize, usize) {
     let range = token.text_range();
     (usize::from(range.start()), usize::from(range.end()))
-}
-
-/// How much nesting the parser is trusted with. Each open bracket or `CASE`
-/// costs [`LEVEL_COST`], each operator in a chain (`a + b + …`, `NOT NOT …`,
-/// `… UNION …`, `a.b.c`) costs 1, summed over the open levels. Measured on
-/// squawk 2.68 in a release build, the deepest text within budget (a chain
-/// of 1000 NOTs) parses and lints in less than 384 KiB of stack; parentheses,
-/// CASE, calls and subqueries within budget need far less. No hand-written
-/// migration comes near the budget.
-const BUDGET: usize = 1024;
-const LEVEL_COST: usize = 8;
-
-/// Literals shorter than this cannot hold enough brackets or operators to
-/// pass [`BUDGET`], so only longer function bodies are measured.
-const SHORTEST_DEEP_BODY: usize = BUDGET / LEVEL_COST;
-
-struct Scan {
-    comments: Vec<Comment>,
-    too_deep_at: Option<usize>,
-    /// Statements split at `;` outside brackets: used only when the file is
-    /// too deep to parse, since it knows nothing of `BEGIN ATOMIC` bodies.
-    spans: Vec<Span>,
-}
-
-/// One pass of squawk's lexer: comments, nesting, and token-level spans.
-fn scan(sql: &str) -> Scan {
-    let mut comments = Vec::new();
-    let mut spans = Vec::new();
-    let mut nesting = Nesting::default();
-    let mut open: Option<(usize, usize)> = None;
-    let mut brackets = 0usize;
-    let mut after_as = false;
-    let mut offset = 0usize;
-    for token in squawk_lexer::tokenize(sql) {
-        let start = offset;
-        offset += token.len as usize;
-        let text = sql.get(start..offset).unwrap_or_default();
-        match token.kind {
-            TokenKind::Whitespace => continue,
-            TokenKind::LineComment | TokenKind::BlockComment { .. } => {
-                comments.push(Comment {
-                    start,
-                    end: offset,
-                    line: matches!(token.kind, TokenKind::LineComment),
-                });
-                continue;
-            }
-            _ => {}
-        }
-        nesting.token(token.kind, text, start);
-        // A function body given as a string is parsed by squawk as well
-        // (`LANGUAGE sql`), so a long one is measured like the file.
-        if after_as && is_string(token.kind) && text.len() >= SHORTEST_DEEP_BODY {
-            let (inner_start, inner) = string_contents(text);
-            if let Some(at) = nesting_overflow(inner) {
-                nesting.exceeded(start + inner_start + at);
-            }
-        }
-        after_as = token.kind == TokenKind::Ident && text.eq_ignore_ascii_case("as");
-        match token.kind {
-            TokenKind::OpenParen | TokenKind::OpenBracket => brackets += 1,
-            TokenKind::CloseParen | TokenKind::CloseBracket => {
-                brackets = brackets.saturating_sub(1)
-            }
-            _ => {}
-        }
-        if token.kind == TokenKind::Semi && brackets == 0 {
-            if let Some((first, _)) = open.take() {
-                spans.push(Span {
-                    start: first,
-                    end: offset,
-                    nodes: Vec::new(),
-                });
-            }
-        } else {
-            let first = open.map_or(start, |(first, _)| first);
-            open = Some((first, offset));
-        }
-    }
-    spans.extend(open.map(|(start, end)| Span {
-        start,
-        end,
-        nodes: Vec::new(),
-    }));
-    Scan {
-        comments,
-        too_deep_at: nesting.exceeded_at,
-        spans,
-    }
-}
-
-/// Where nesting in `sql` passes the budget, if it does.
-fn nesting_overflow(sql: &str) -> Option<usize> {
-    let mut nesting = Nesting::default();
-    let mut offset = 0usize;
-    for token in squawk_lexer::tokenize(sql) {
-        let start = offset;
-        offset += token.len as usize;
-        let text = sql.get(start..offset).unwrap_or_default();
-        nesting.token(token.kind, text, start);
-        if nesting.exceeded_at.is_some() {
-            break;
-        }
-    }
-    nesting.exceeded_at
-}
-
-fn is_string(kind: TokenKind) -> bool {
-    matches!(
-        kind,
-        TokenKind::Literal {
-            kind: LiteralKind::Str { .. }
-                | LiteralKind::EscStr { .. }
-                | LiteralKind::UnicodeEscStr { .. }
-                | LiteralKind::DollarQuotedString { .. }
-        }
-    )
-}
-
-/// The text inside a string literal's quotes or dollar tags, and where it
-/// starts in the literal.
-fn string_contents(literal: &str) -> (usize, &str) {
-    if let Some(after_dollar) = literal.strip_prefix('$') {
-        let tag_len = after_dollar.find('$').map_or(literal.len(), |at| at + 2);
-        let tag = &literal[..tag_len];
-        let rest = &literal[tag_len..];
-        return (tag_len, rest.strip_suffix(tag).unwrap_or(rest));
-    }
-    let Some(open) = literal.find('\'') else {
-        return (0, literal);
-    };
-    let rest = &literal[open + 1..];
-    (open + 1, rest.strip_suffix('\'').unwrap_or(rest))
-}
-
-#[derive(Default)]
-struct Nesting {
-    /// The open levels above the file's own: whether each is a `CASE`, and
-    /// its operator count.
-    levels: Vec<Level>,
-    /// The operator count at the top level.
-    base: Level,
-    cost: usize,
-    exceeded_at: Option<usize>,
-}
-
-#[derive(Default, Clone, Copy)]
-struct Level {
-    case: bool,
-    /// Operators since the last `,` or `;`.
-    chain: usize,
-    /// `UNION` / `INTERSECT` / `EXCEPT`, which chain across commas.
-    set_ops: usize,
-}
-
-impl Level {
-    fn cost(&self) -> usize {
-        self.chain + self.set_ops
-    }
-}
-
-impl Nesting {
-    fn token(&mut self, kind: TokenKind, text: &str, start: usize) {
-        match kind {
-            TokenKind::OpenParen | TokenKind::OpenBracket => self.open(false),
-            TokenKind::CloseParen | TokenKind::CloseBracket => {
-                // A `CASE` left open inside the brackets closes with them.
-                while let Some(level) = self.levels.pop() {
-                    self.cost = self.cost.saturating_sub(LEVEL_COST + level.cost());
-                    if !level.case {
-                        break;
-                    }
-                }
-            }
-            TokenKind::Comma => {
-                let top = self.top();
-                let dropped = top.chain;
-                top.chain = 0;
-                self.cost = self.cost.saturating_sub(dropped);
-            }
-            TokenKind::Semi => {
-                let top = self.top();
-                let dropped = top.cost();
-                top.chain = 0;
-                top.set_ops = 0;
-                self.cost = self.cost.saturating_sub(dropped);
-            }
-            TokenKind::Ident if text.len() <= 9 => match keyword(text) {
-                Keyword::Case => self.open(true),
-                Keyword::End => {
-                    if self.levels.last().is_some_and(|level| level.case)
-                        && let Some(level) = self.levels.pop()
-                    {
-                        self.cost = self.cost.saturating_sub(LEVEL_COST + level.cost());
-                    }
-                }
-                Keyword::Operator => {
-                    self.top().chain += 1;
-                    self.cost += 1;
-                }
-                Keyword::SetOperator => {
-                    self.top().set_ops += 1;
-                    self.cost += 1;
-                }
-                Keyword::Other => {}
-            },
-            TokenKind::Minus
-            | TokenKind::Plus
-            | TokenKind::Star
-            | TokenKind::Slash
-            | TokenKind::Percent
-            | TokenKind::Caret
-            | TokenKind::Eq
-            | TokenKind::Lt
-            | TokenKind::Gt
-            | TokenKind::Bang
-            | TokenKind::Tilde
-            | TokenKind::Pound
-            | TokenKind::Question
-            | TokenKind::Or
-            | TokenKind::And
-            | TokenKind::At
-            | TokenKind::Dot
-            | TokenKind::Colon => {
-                self.top().chain += 1;
-                self.cost += 1;
-            }
-            _ => {}
-        }
-        if self.cost > BUDGET {
-            self.exceeded(start);
-        }
-    }
-
-    fn open(&mut self, case: bool) {
-        self.levels.push(Level {
-            case,
-            ..Level::default()
-        });
-        self.cost += LEVEL_COST;
-    }
-
-    fn top(&mut self) -> &mut Level {
-        self.levels.last_mut().unwrap_or(&mut self.base)
-    }
-
-    fn exceeded(&mut self, at: usize) {
-        self.exceeded_at.get_or_insert(at);
-    }
-}
-
-enum Keyword {
-    Case,
-    End,
-    Operator,
-    SetOperator,
-    Other,
-}
-
-fn keyword(text: &str) -> Keyword {
-    const OPERATORS: [&str; 9] = [
-        "and", "or", "not", "is", "like", "ilike", "similar", "between", "join",
-    ];
-    const SET_OPERATORS: [&str; 3] = ["union", "intersect", "except"];
-    if text.eq_ignore_ascii_case("case") {
-        Keyword::Case
-    } else if text.eq_ignore_ascii_case("end") {
-        Keyword::End
-    } else if OPERATORS.iter().any(|op| text.eq_ignore_ascii_case(op)) {
-        Keyword::Operator
-    } else if SET_OPERATORS.iter().any(|op| text.eq_ignore_ascii_case(op)) {
-        Keyword::SetOperator
-    } else {
-        Keyword::Other
-    }
 }
 
 /// Line and column lookups for many offsets of one text, without counting

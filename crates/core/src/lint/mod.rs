@@ -207,9 +207,13 @@ pub fn lint(file_name: &str, sql: &str, ctx: &LintContext) -> Vec<Diagnostic> {
 
 /// Lints one migration file and tells how it must run.
 pub fn check(file_name: &str, sql: &str, ctx: &LintContext) -> Checked {
-    let parsed = Parsed::new(sql);
-    let directives = directives::from_parsed(&parsed);
-    let mode = mode_of(&parsed, &directives);
+    checked(file_name, &Parsed::with_errors(sql), ctx)
+}
+
+fn checked(file_name: &str, parsed: &Parsed, ctx: &LintContext) -> Checked {
+    let sql = parsed.sql;
+    let directives = directives::from_parsed(parsed);
+    let mode = mode_of(parsed, &directives);
     // (offset, rule, message, help)
     let mut found: Vec<(usize, &'static str, String, String)> = Vec::new();
 
@@ -244,7 +248,7 @@ pub fn check(file_name: &str, sql: &str, ctx: &LintContext) -> Checked {
             "split it into several migrations".into(),
         )),
         None => {
-            for finding in rules::syntax_error::findings(&parsed) {
+            for finding in rules::syntax_error::findings(parsed) {
                 let allowed = parsed
                     .statement_at(finding.offset)
                     .is_some_and(|index| directives.is_allowed(index, rules::syntax_error::ID));
@@ -257,7 +261,7 @@ pub fn check(file_name: &str, sql: &str, ctx: &LintContext) -> Checked {
                     ));
                 }
             }
-            check_statements(&parsed, &directives, mode, ctx, &mut found);
+            check_statements(parsed, &directives, mode, ctx, &mut found);
         }
     }
 
@@ -316,12 +320,14 @@ fn check_statements(
     let last = parsed.spans.len().saturating_sub(1);
     for (index, span) in parsed.spans.iter().enumerate() {
         for node in &span.nodes {
+            let live_actions = rules::live_table_actions(&created, node);
             let check = Check {
                 ctx,
                 mode,
                 index,
                 last,
                 created: &created,
+                live_actions: &live_actions,
             };
             for rule in rules::ALL {
                 if directives.is_allowed(index, rule.id) {
@@ -329,11 +335,15 @@ fn check_statements(
                 }
                 findings.clear();
                 (rule.check)(&check, node, &mut findings);
-                found.extend(
-                    findings
-                        .drain(..)
-                        .map(|finding| (finding.offset, rule.id, finding.message, finding.help)),
-                );
+                // A node counts from the start of its part of the file.
+                found.extend(findings.drain(..).map(|finding| {
+                    (
+                        span.base + finding.offset,
+                        rule.id,
+                        finding.message,
+                        finding.help,
+                    )
+                }));
             }
         }
         // Only later statements may count on a table created here.
@@ -457,6 +467,33 @@ mod tests {
         }
         for (index, (id, _)) in RULES.iter().enumerate() {
             assert!(!RULES[..index].iter().any(|(other, _)| other == id), "{id}");
+        }
+    }
+
+    #[test]
+    fn findings_are_the_same_when_the_file_is_parsed_in_parts() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+        let mut all = String::new();
+        for project in ["harbor", "umami"] {
+            let mut files: Vec<_> = std::fs::read_dir(corpus.join(project))
+                .expect("a corpus project")
+                .map(|entry| entry.expect("a corpus file").path())
+                .collect();
+            files.sort();
+            for path in files {
+                all.push_str(&std::fs::read_to_string(path).expect("a UTF-8 file"));
+                all.push('\n');
+            }
+        }
+        let ctx = LintContext::default();
+        let whole = checked("all.sql", &Parsed::in_parts(&all, true, 1), &ctx);
+        assert!(whole.diagnostics.len() > 100);
+        for parts in [2, 3, 8] {
+            let parsed = Parsed::in_parts(&all, true, parts);
+            let mut bases: Vec<usize> = parsed.spans.iter().map(|span| span.base).collect();
+            bases.dedup();
+            assert!(bases.len() > 1, "the file was parsed whole");
+            assert!(checked("all.sql", &parsed, &ctx) == whole, "{parts} parts");
         }
     }
 

@@ -3,17 +3,17 @@
 
 use squawk_syntax::{SyntaxKind, SyntaxNode};
 
-use super::{Check, Finding, Rule, has_child, live_table_actions};
+use super::{Check, Finding, Rule, has_child};
 
 pub(crate) const ID: &str = "adding-not-nullable-field";
 pub(crate) const RULE: Rule = Rule { id: ID, check };
 
-fn check(check: &Check, node: &SyntaxNode, out: &mut Vec<Finding>) {
-    for action in live_table_actions(check, node) {
-        if action.kind() == SyntaxKind::ALTER_COLUMN && has_child(&action, SyntaxKind::SET_NOT_NULL)
+fn check(check: &Check, _: &SyntaxNode, out: &mut Vec<Finding>) {
+    for action in check.live_actions {
+        if action.kind() == SyntaxKind::ALTER_COLUMN && has_child(action, SyntaxKind::SET_NOT_NULL)
         {
             out.push(Finding::at(
-                &action,
+                action,
                 "SET NOT NULL scans the whole table while blocking reads and writes",
                 "add CHECK (column IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it in a later \
                  migration, then SET NOT NULL (PostgreSQL 12+ uses the valid constraint and \

@@ -4,7 +4,7 @@
 
 use squawk_syntax::{SyntaxKind, SyntaxNode};
 
-use super::{Check, Finding, Rule, child, has_child, live_table_actions};
+use super::{Check, Finding, Rule, child, has_child};
 
 pub(crate) const ID: &str = "adding-required-field";
 pub(crate) const RULE: Rule = Rule { id: ID, check };
@@ -19,16 +19,16 @@ const SERIAL: &[&str] = &[
     "serial8",
 ];
 
-fn check(check: &Check, node: &SyntaxNode, out: &mut Vec<Finding>) {
-    for action in live_table_actions(check, node) {
+fn check(check: &Check, _: &SyntaxNode, out: &mut Vec<Finding>) {
+    for action in check.live_actions {
         if action.kind() != SyntaxKind::ADD_COLUMN {
             continue;
         }
-        let required = has_child(&action, SyntaxKind::NOT_NULL_CONSTRAINT)
-            || has_child(&action, SyntaxKind::PRIMARY_KEY_CONSTRAINT);
-        let filled = has_child(&action, SyntaxKind::DEFAULT_CONSTRAINT)
-            || has_child(&action, SyntaxKind::GENERATED_CONSTRAINT)
-            || child(&action, SyntaxKind::PATH_TYPE).is_some_and(|ty| {
+        let required = has_child(action, SyntaxKind::NOT_NULL_CONSTRAINT)
+            || has_child(action, SyntaxKind::PRIMARY_KEY_CONSTRAINT);
+        let filled = has_child(action, SyntaxKind::DEFAULT_CONSTRAINT)
+            || has_child(action, SyntaxKind::GENERATED_CONSTRAINT)
+            || child(action, SyntaxKind::PATH_TYPE).is_some_and(|ty| {
                 let name = ty.text().to_string();
                 SERIAL
                     .iter()
@@ -36,7 +36,7 @@ fn check(check: &Check, node: &SyntaxNode, out: &mut Vec<Finding>) {
             });
         if required && !filled {
             out.push(Finding::at(
-                &action,
+                action,
                 "adding a NOT NULL column without a DEFAULT fails on a table that has rows",
                 "give it a DEFAULT, or add it as NULL, fill it, and SET NOT NULL in a later \
                  migration",

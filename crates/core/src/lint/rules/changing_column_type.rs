@@ -4,16 +4,16 @@
 
 use squawk_syntax::{SyntaxKind, SyntaxNode};
 
-use super::{Check, Finding, Rule, has_child, live_table_actions};
+use super::{Check, Finding, Rule, has_child};
 
 pub(crate) const ID: &str = "changing-column-type";
 pub(crate) const RULE: Rule = Rule { id: ID, check };
 
-fn check(check: &Check, node: &SyntaxNode, out: &mut Vec<Finding>) {
-    for action in live_table_actions(check, node) {
-        if action.kind() == SyntaxKind::ALTER_COLUMN && has_child(&action, SyntaxKind::SET_TYPE) {
+fn check(check: &Check, _: &SyntaxNode, out: &mut Vec<Finding>) {
+    for action in check.live_actions {
+        if action.kind() == SyntaxKind::ALTER_COLUMN && has_child(action, SyntaxKind::SET_TYPE) {
             out.push(Finding::at(
-                &action,
+                action,
                 "changing a column's type rewrites the table and blocks reads and writes \
                  until it is done",
                 "add a new column of the new type, fill it in batches, switch the application \

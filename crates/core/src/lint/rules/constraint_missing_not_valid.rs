@@ -5,13 +5,13 @@
 
 use squawk_syntax::{SyntaxKind, SyntaxNode};
 
-use super::{Check, Finding, Rule, has_child, live_table_actions};
+use super::{Check, Finding, Rule, has_child};
 
 pub(crate) const ID: &str = "constraint-missing-not-valid";
 pub(crate) const RULE: Rule = Rule { id: ID, check };
 
-fn check(check: &Check, node: &SyntaxNode, out: &mut Vec<Finding>) {
-    for action in live_table_actions(check, node) {
+fn check(check: &Check, _: &SyntaxNode, out: &mut Vec<Finding>) {
+    for action in check.live_actions {
         if action.kind() != SyntaxKind::ADD_CONSTRAINT {
             continue;
         }
@@ -25,7 +25,7 @@ fn check(check: &Check, node: &SyntaxNode, out: &mut Vec<Finding>) {
             && !has_child(&constraint, SyntaxKind::NOT_VALID)
         {
             out.push(Finding::at(
-                &action,
+                action,
                 "adding a FOREIGN KEY or CHECK constraint checks every row while blocking writes",
                 "add it with NOT VALID, then ALTER TABLE … VALIDATE CONSTRAINT in a later \
                  migration, which takes a lighter lock",

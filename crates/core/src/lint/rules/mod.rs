@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use squawk_syntax::{SyntaxKind, SyntaxNode};
 
 use super::{LintContext, TransactionMode};
-use crate::statements::{significant_tokens, token_range};
+use crate::green;
 
 /// A statement-level rule.
 pub(crate) struct Rule {
@@ -59,6 +59,8 @@ pub(crate) struct Check<'a> {
     pub last: usize,
     /// Tables created by earlier statements of the same file.
     pub created: &'a CreatedTables,
+    /// The statement's [`live_table_actions`], found once for every rule.
+    pub live_actions: &'a [SyntaxNode],
 }
 
 impl Check<'_> {
@@ -135,52 +137,56 @@ impl CreatedTables {
 
 /// Byte offset of the node's first token that is not trivia.
 pub(crate) fn start(node: &SyntaxNode) -> usize {
-    significant_tokens(node).map_or_else(
+    green::significant(node).map_or_else(
         || usize::from(node.text_range().start()),
-        |(first, _)| token_range(&first).0,
+        |tokens| tokens.start,
     )
 }
 
 pub(crate) fn child(node: &SyntaxNode, kind: SyntaxKind) -> Option<SyntaxNode> {
+    // Most lookups find nothing, and the green tree says so without
+    // making a cursor per child.
+    if !green::has_child(node, kind) {
+        return None;
+    }
     node.children().find(|child| child.kind() == kind)
 }
 
 /// Whether `node` has a direct child node or token of `kind`.
 pub(crate) fn has_child(node: &SyntaxNode, kind: SyntaxKind) -> bool {
-    node.children_with_tokens()
-        .any(|element| element.kind() == kind)
+    green::has_child(node, kind)
 }
 
+/// Whether `node` or a node or token below it is of `kind`.
 pub(crate) fn has_descendant(node: &SyntaxNode, kind: SyntaxKind) -> bool {
-    node.descendants_with_tokens()
-        .any(|element| element.kind() == kind)
+    green::has_descendant(node, kind)
 }
 
 /// The kind of the node's first significant token: `CREATE_KW` for every
 /// `CREATE …` statement, `DROP_KW` for every `DROP …`.
 pub(crate) fn first_keyword(node: &SyntaxNode) -> Option<SyntaxKind> {
-    significant_tokens(node).map(|(first, _)| first.kind())
+    green::significant(node).map(|tokens| tokens.first)
 }
 
 /// The actions of an `ALTER TABLE` statement (empty for anything else).
 pub(crate) fn alter_table_actions(node: &SyntaxNode) -> impl Iterator<Item = SyntaxNode> {
-    node.children().filter(move |child| {
-        node.kind() == SyntaxKind::ALTER_TABLE
-            && !matches!(
-                child.kind(),
-                SyntaxKind::TABLE_RELATION_NAME | SyntaxKind::IF_EXISTS
-            )
+    let actions = (node.kind() == SyntaxKind::ALTER_TABLE).then(|| node.children());
+    actions.into_iter().flatten().filter(|child| {
+        !matches!(
+            child.kind(),
+            SyntaxKind::TABLE_RELATION_NAME | SyntaxKind::IF_EXISTS
+        )
     })
 }
 
 /// The actions of an `ALTER TABLE` on a table that this file did not
-/// create: the ones that can lock or break a table in use.
-pub(crate) fn live_table_actions(check: &Check, node: &SyntaxNode) -> Vec<SyntaxNode> {
+/// create (in `created`): the ones that can lock or break a table in use.
+pub(crate) fn live_table_actions(created: &CreatedTables, node: &SyntaxNode) -> Vec<SyntaxNode> {
     if node.kind() != SyntaxKind::ALTER_TABLE {
         return Vec::new();
     }
     match table_name(node, SyntaxKind::TABLE_RELATION_NAME) {
-        Some(table) if !check.is_new_table(&table) => alter_table_actions(node).collect(),
+        Some(table) if !created.contains(&table) => alter_table_actions(node).collect(),
         _ => Vec::new(),
     }
 }
@@ -216,7 +222,11 @@ pub(crate) fn name_under(node: &SyntaxNode) -> Option<QualifiedName> {
 
 /// The first identifier below `node`, as PostgreSQL sees it.
 pub(crate) fn normalize(segment: &SyntaxNode) -> String {
-    let Some((token, _)) = significant_tokens(segment) else {
+    let Some(token) = segment
+        .descendants_with_tokens()
+        .filter_map(|element| element.into_token())
+        .find(|token| !token.kind().is_trivia())
+    else {
         return String::new();
     };
     match token.parent() {

@@ -8,12 +8,30 @@
 use squawk_syntax::{SyntaxKind, SyntaxNode};
 
 use super::{Check, Finding, QualifiedName, Rule, child, has_child, name_under};
+use crate::green;
 
 pub(crate) const ID: &str = "no-tracking-insert";
 pub(crate) const RULE: Rule = Rule { id: ID, check };
 
+/// The statements that write a table, or change or drop it: the kinds that
+/// `check` looks at.
+const WRITES: &[SyntaxKind] = &[
+    SyntaxKind::INSERT,
+    SyntaxKind::UPDATE,
+    SyntaxKind::DELETE,
+    SyntaxKind::MERGE,
+    SyntaxKind::TRUNCATE,
+    SyntaxKind::COPY,
+    SyntaxKind::ALTER_TABLE,
+    SyntaxKind::DROP_TABLE,
+];
+
 fn check(check: &Check, node: &SyntaxNode, out: &mut Vec<Finding>) {
-    for write in node.descendants() {
+    // The statement itself, then what it nests (in file order), which is
+    // walked only when the tree holds a write below it at all.
+    let nested = green::has_node_below(node, WRITES).then(|| node.descendants().skip(1));
+    let statements = std::iter::once(node.clone()).chain(nested.into_iter().flatten());
+    for write in statements {
         let (verb, targets) = match write.kind() {
             SyntaxKind::INSERT => ("INSERT INTO", names(&write, SyntaxKind::RELATION_NAME_REF)),
             SyntaxKind::UPDATE => ("UPDATE", names(&write, SyntaxKind::RELATION_NAME)),

@@ -3,16 +3,16 @@
 
 use squawk_syntax::{SyntaxKind, SyntaxNode};
 
-use super::{Check, Finding, Rule, live_table_actions};
+use super::{Check, Finding, Rule};
 
 pub(crate) const ID: &str = "renaming-column";
 pub(crate) const RULE: Rule = Rule { id: ID, check };
 
-fn check(check: &Check, node: &SyntaxNode, out: &mut Vec<Finding>) {
-    for action in live_table_actions(check, node) {
+fn check(check: &Check, _: &SyntaxNode, out: &mut Vec<Finding>) {
+    for action in check.live_actions {
         if action.kind() == SyntaxKind::RENAME_COLUMN {
             out.push(Finding::at(
-                &action,
+                action,
                 "renaming a column breaks every query that still uses the old name",
                 "add the new column, deploy code that writes both and reads the new one, \
                  then drop the old column in a later migration",

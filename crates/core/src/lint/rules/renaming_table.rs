@@ -3,16 +3,16 @@
 
 use squawk_syntax::{SyntaxKind, SyntaxNode};
 
-use super::{Check, Finding, Rule, live_table_actions};
+use super::{Check, Finding, Rule};
 
 pub(crate) const ID: &str = "renaming-table";
 pub(crate) const RULE: Rule = Rule { id: ID, check };
 
-fn check(check: &Check, node: &SyntaxNode, out: &mut Vec<Finding>) {
-    for action in live_table_actions(check, node) {
+fn check(check: &Check, _: &SyntaxNode, out: &mut Vec<Finding>) {
+    for action in check.live_actions {
         if action.kind() == SyntaxKind::TABLE_RENAME_TO {
             out.push(Finding::at(
-                &action,
+                action,
                 "renaming a table breaks every query that still uses the old name",
                 "rename it and create a view with the old name in the same migration, then \
                  drop the view once no code uses it",

@@ -10,13 +10,10 @@ pub(crate) const ID: &str = "syntax-error";
 /// token and reports most of the rest of the statement again, which says
 /// nothing new.
 pub(crate) fn findings(parsed: &Parsed) -> Vec<Finding> {
-    let Some(tree) = &parsed.tree else {
-        return Vec::new();
-    };
     let mut findings: Vec<Finding> = Vec::new();
     let mut last_statement = None;
-    for error in tree.errors() {
-        let offset = usize::from(error.range().start());
+    for error in &parsed.errors {
+        let offset = error.offset;
         let statement = parsed.statement_at(offset);
         if findings.last().is_some_and(|last| last.offset == offset)
             || (statement.is_some() && statement == last_statement)
@@ -26,7 +23,7 @@ pub(crate) fn findings(parsed: &Parsed) -> Vec<Finding> {
         last_statement = statement;
         findings.push(Finding {
             offset,
-            message: error.message().to_owned(),
+            message: error.message.clone(),
             help: "fix the statement here; if PostgreSQL accepts it as written, put \
                    `-- stratum:allow syntax-error` on the line before it"
                 .into(),
