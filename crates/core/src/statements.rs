@@ -75,6 +75,17 @@ pub(crate) struct Parsed<'a> {
     /// ([`Parsed::with_errors`]), since finding them costs about as much as
     /// the parse.
     pub errors: Vec<SyntaxProblem>,
+    /// The trees behind `spans`, freed off the caller's thread when large.
+    trees: parts::Trees,
+}
+
+impl Drop for Parsed<'_> {
+    fn drop(&mut self) {
+        // The nodes in `spans` point into the trees: they go first, so that
+        // what is left of each tree is the part `trees` owns alone.
+        self.spans.clear();
+        std::mem::take(&mut self.trees).release();
+    }
 }
 
 /// Why a file was split by tokens instead of being parsed.
@@ -137,11 +148,14 @@ impl<'a> Parsed<'a> {
                 comments: scan.comments,
                 refusal: Some(Refusal::TooDeep { at }),
                 errors: Vec::new(),
+                trees: parts::Trees::default(),
             };
         }
         let mut spans = Vec::new();
         let mut errors = Vec::new();
+        let mut trees = parts::Trees::default();
         for tree in parts::parse(sql, &scan.spans, with_errors, parts) {
+            trees.keep(&tree.root);
             spans.extend(tree_spans(&tree.root, tree.base));
             errors.extend(tree.errors.into_iter().map(|error| SyntaxProblem {
                 offset: tree.base + usize::from(error.range().start()),
@@ -154,6 +168,7 @@ impl<'a> Parsed<'a> {
             comments: scan.comments,
             refusal: None,
             errors,
+            trees,
         }
     }
 
@@ -178,6 +193,7 @@ impl<'a> Parsed<'a> {
             comments: Vec::new(),
             refusal: Some(Refusal::TooLarge),
             errors: Vec::new(),
+            trees: parts::Trees::default(),
         }
     }
 

@@ -16,7 +16,7 @@
 
 use std::ops::Range;
 
-use rowan::{GreenNodeData, NodeOrToken};
+use rowan::{GreenNode, GreenNodeData, NodeOrToken};
 use squawk_syntax::ast::SourceFile;
 use squawk_syntax::syntax_error::SyntaxError;
 use squawk_syntax::{Parse, SyntaxKind, SyntaxNode};
@@ -31,6 +31,38 @@ pub(super) struct Tree {
     pub root: SyntaxNode,
     /// squawk's errors in the part, sorted, when they were asked for.
     pub errors: Vec<SyntaxError>,
+}
+
+/// The green trees of a parsed file, owned until the file's [`super::Parsed`]
+/// is dropped. Freeing a large file's trees takes millions of `free` calls,
+/// a tenth of its lint; a thread of its own does that while the caller goes
+/// on with the findings.
+#[derive(Default)]
+pub(super) struct Trees {
+    greens: Vec<GreenNode>,
+    len: usize,
+}
+
+impl Trees {
+    pub fn keep(&mut self, root: &SyntaxNode) {
+        let green = root.green().into_owned();
+        self.len += usize::from(green.text_len());
+        self.greens.push(green);
+    }
+
+    /// Frees the trees, on a thread of their own when they are large enough
+    /// to be parsed in parts (never in WebAssembly). The caller must hold no
+    /// node of them any more, or the freeing happens with its last node.
+    pub fn release(self) {
+        if parts_for(self.len) < 2 {
+            return;
+        }
+        let greens = self.greens;
+        // Without a thread, they are freed here as usual.
+        let _ = std::thread::Builder::new()
+            .name("stratum-free".into())
+            .spawn(move || drop(greens));
+    }
 }
 
 /// A part is worth a thread from this size on; smaller files, nearly all
