@@ -5,6 +5,7 @@
 use crate::database::connection::ConnectionSettings;
 use crate::database::executor::Executor;
 use crate::database::postgres::PostgresExecutor;
+use crate::database::tls::SharedTls;
 use crate::error::{Error, Result, SqlFailure};
 use crate::options::{Environment, Settings};
 
@@ -43,8 +44,24 @@ impl Target {
     }
 }
 
-/// The targets `source` names, in order.
+/// The targets `source` names, in order. Those that ask for the same TLS
+/// share one connector: the root certificates are read once for the run,
+/// not once per target.
 pub async fn resolve(
+    source: &TargetSource,
+    settings: &Settings,
+    env: &(dyn Environment + Sync),
+) -> Result<Vec<Target>> {
+    let mut targets = named(source, settings, env).await?;
+    let mut shared = SharedTls::default();
+    for target in &mut targets {
+        target.connection.share_tls(&mut shared);
+    }
+    Ok(targets)
+}
+
+/// The targets, each with the TLS of its own settings.
+async fn named(
     source: &TargetSource,
     settings: &Settings,
     env: &(dyn Environment + Sync),
