@@ -11,7 +11,7 @@ use stratum_core::fleet::{Outcome, Policy, Standing, groups};
 use crate::database::migrator::StatusReport;
 use crate::error::{Error, Result};
 use crate::fleet::{self, Command, Fleet, FleetReport, TargetReport, TargetSource, Work};
-use crate::{LintDiagnostic, Migration, PendingMigration, PlanResult, saturating_u32};
+use crate::{LintDiagnostic, Migration, PendingMigration, saturating_u32};
 
 /// The options that run `migrate`, `status` or `plan` over many databases
 /// (or schemas) instead of one. `fresh` and `reset` take none of them.
@@ -414,11 +414,10 @@ fn target_entry(report: &TargetReport) -> FleetTarget {
                 .newest_applied
                 .clone()
                 .map(|(version, name)| FleetMigrationName { version, name });
-            let shown = PlanResult::from(plan.clone());
-            entry.already_applied = Some(shown.already_applied);
-            entry.pending = json(serde_json::to_value::<&Vec<PendingMigration>>(
-                &shown.pending,
-            ));
+            let pending: Vec<PendingMigration> =
+                plan.pending.iter().map(PendingMigration::from).collect();
+            entry.already_applied = Some(saturating_u32(plan.already_applied));
+            entry.pending = json(serde_json::to_value(pending));
         }
     }
     entry

@@ -952,6 +952,23 @@ impl From<stratum_core::lint::Diagnostic> for LintDiagnostic {
     }
 }
 
+impl From<&migrator::PendingFile> for PendingMigration {
+    fn from(file: &migrator::PendingFile) -> Self {
+        Self {
+            version: file.version,
+            name: file.name.clone(),
+            file: file.file.clone(),
+            statements: saturating_u32(file.statements),
+            transaction: match file.transaction {
+                stratum_core::lint::TransactionMode::Wrapped => "wrapped",
+                stratum_core::lint::TransactionMode::AlreadyWrapped { .. } => "already-wrapped",
+                stratum_core::lint::TransactionMode::NoTransaction => "none",
+            }
+            .to_owned(),
+        }
+    }
+}
+
 impl From<migrator::DryRun> for PlanResult {
     fn from(run: migrator::DryRun) -> Self {
         let errors = run
@@ -960,24 +977,7 @@ impl From<migrator::DryRun> for PlanResult {
             .filter(|found| found.severity == stratum_core::lint::Severity::Error)
             .count();
         Self {
-            pending: run
-                .pending
-                .into_iter()
-                .map(|file| PendingMigration {
-                    version: file.version,
-                    name: file.name,
-                    file: file.file,
-                    statements: saturating_u32(file.statements),
-                    transaction: match file.transaction {
-                        stratum_core::lint::TransactionMode::Wrapped => "wrapped",
-                        stratum_core::lint::TransactionMode::AlreadyWrapped { .. } => {
-                            "already-wrapped"
-                        }
-                        stratum_core::lint::TransactionMode::NoTransaction => "none",
-                    }
-                    .to_owned(),
-                })
-                .collect(),
+            pending: run.pending.iter().map(PendingMigration::from).collect(),
             already_applied: saturating_u32(run.already_applied),
             warnings: saturating_u32(run.diagnostics.len() - errors),
             errors: saturating_u32(errors),

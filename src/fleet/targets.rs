@@ -2,6 +2,8 @@
 //! of a query on the configured connection (database names on that server,
 //! or URLs), or the schemas of one database that each hold a tenant.
 
+use std::borrow::Cow;
+
 use crate::database::connection::ConnectionSettings;
 use crate::database::executor::Executor;
 use crate::database::postgres::PostgresExecutor;
@@ -33,14 +35,17 @@ impl Target {
         }
     }
 
-    /// The settings of the whole run, with the tracking table in the
-    /// target's schema when it has one.
-    pub fn settings(&self, shared: &Settings) -> Settings {
-        let mut settings = shared.clone();
-        if let Some(schema) = &self.schema {
-            settings.tracking.schema = schema.clone();
+    /// The settings of the whole run; a schema target's own copy of them,
+    /// with the tracking table in its schema.
+    pub fn settings<'a>(&self, shared: &'a Settings) -> Cow<'a, Settings> {
+        match &self.schema {
+            None => Cow::Borrowed(shared),
+            Some(schema) => {
+                let mut settings = shared.clone();
+                settings.tracking.schema = schema.clone();
+                Cow::Owned(settings)
+            }
         }
-        settings
     }
 }
 
