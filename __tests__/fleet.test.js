@@ -274,3 +274,16 @@ test('fresh and reset take no targets', async () => {
   expect(cli.stderr).toContain('--targets goes with migrate, status and plan only');
   await expect(stratum.migrate({ dir, concurrency: 2 })).rejects.toMatchObject({ code: 'E_CONFIG' });
 });
+
+test('the fleet options are read and checked with the rest', async () => {
+  const [url] = await tenants(1, [clusters[0]]);
+  const refused = (call, message) => expect(call).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(message) });
+  await refused(stratum.fresh({ dir, targets: [url] }), /^fresh runs on one database/);
+  await refused(stratum.baseline(1, { dir, targets: [url] }), /^baseline runs on one database/);
+  await refused(stratum.diagram({ targetsQuery: 'SELECT 1' }), /^diagram runs on one database/);
+  await refused(stratum.status({ dir, targets: [url], schemasQuery: 'SELECT 1' }), /give one of targets/);
+  await refused(stratum.plan({ dir, targets: [url], client: { query: () => {} } }), /leave out `client`/);
+  await refused(stratum.migrate({ dir, targets: url }), /^invalid options/);
+  await refused(stratum.migrate({ dir, targets: [url], canary: -1 }), /canary takes a whole number/);
+  expect(await trackingTable(url)).toBe(null);
+});

@@ -1,5 +1,8 @@
 // TLS by sslmode against a second cluster that accepts TLS only, with a
 // self-signed CA made by the test.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const stratum = require('..');
 const { startTlsCluster } = require('./helpers/cluster');
 const { migrationsDir } = require('./helpers/fixtures');
@@ -76,4 +79,33 @@ test('PGSSLMODE and PGSSLROOTCERT are read when the URL says nothing', () => {
   expect(run({ PGSSLMODE: 'disable' }).status).toBe(1);
   expect(run({ PGSSLMODE: 'verify-ca', PGSSLROOTCERT: cluster.ca }).status).toBe(0);
   expect(run({ PGSSLMODE: 'verify-full', PGSSLROOTCERT: cluster.ca }).status).toBe(1);
+});
+
+test('a fleet reads its sslrootcert once for all its targets, and the next call reads it again', async () => {
+  const names = [1, 2, 3, 4, 5].map((i) => `tls_fleet_${process.pid}_${i}`);
+  for (const name of names) await cluster.psql(`CREATE DATABASE ${name}`);
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'stratum-tls-ca-'));
+  const ca = path.join(folder, 'ca.pem');
+  fs.copyFileSync(cluster.ca, ca);
+  const targets = names.map(
+    (name) => `postgres://postgres@127.0.0.1:${cluster.port}/${name}?sslmode=verify-ca&sslrootcert=${encodeURIComponent(ca)}`,
+  );
+  try {
+    // The canary runs alone; once it has ended the file is gone, and the
+    // targets after it connect with the certificates read for it.
+    const result = await stratum.status({
+      dir: dir(),
+      targets,
+      concurrency: 1,
+      onTarget: () => fs.rmSync(ca, { force: true }),
+    });
+    expect(result.targets.map((target) => (target.error ? target.error.message : target.outcome))).toEqual(
+      names.map(() => 'ok'),
+    );
+    const again = await stratum.status({ dir: dir(), targets: targets.slice(0, 1) });
+    expect(again.targets[0].error.code).toBe('E_CONFIG');
+    expect(again.targets[0].error.message).toContain('sslrootcert');
+  } finally {
+    fs.rmSync(folder, { recursive: true, force: true });
+  }
 });

@@ -1,9 +1,9 @@
 //! The fleet as the API shows it: the options that turn `migrate`, `status`
 //! and `plan` into a run over many targets, and their per-target results.
 
+use napi::Status;
 use napi::bindgen_prelude::Unknown;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{Status, ValueType};
 use napi_derive::napi;
 use serde::Serialize;
 use stratum_core::fleet::{Outcome, Policy, Standing, groups};
@@ -11,11 +11,12 @@ use stratum_core::fleet::{Outcome, Policy, Standing, groups};
 use crate::database::migrator::StatusReport;
 use crate::error::{Error, Result};
 use crate::fleet::{self, Command, Fleet, FleetReport, TargetReport, TargetSource, Work};
-use crate::{LintDiagnostic, Migration, PendingMigration, PlanResult, saturating_u32};
+use crate::{LintDiagnostic, Migration, PendingMigration, saturating_u32};
 
 /// The options that run `migrate`, `status` or `plan` over many databases
 /// (or schemas) instead of one. `fresh` and `reset` take none of them.
 #[napi(object, object_to_js = false)]
+#[derive(Default)]
 pub struct FleetOptions {
     /// Connection URLs, one per target database.
     pub targets: Option<Vec<String>>,
@@ -58,15 +59,8 @@ pub struct Requested {
     on_target: Option<TargetCallback>,
 }
 
-/// Reads the fleet options of `options`; `None` when it names no targets.
-pub fn requested(options: &Unknown<'_>) -> Result<Option<Requested>> {
-    if !matches!(options.get_type(), Ok(ValueType::Object)) {
-        return Ok(None);
-    }
-    let invalid = |reason: String| Error::Config(format!("invalid options: {reason}"));
-    // SAFETY: `options` is a live argument of the current call, read on the
-    // JS thread that passed it.
-    let given: FleetOptions = unsafe { options.cast() }.map_err(|error| invalid(error.reason))?;
+/// The fleet `given` asks for; `None` when it names no targets.
+pub fn requested(given: FleetOptions) -> Result<Option<Requested>> {
     let sources = [
         given.targets.is_some(),
         given.targets_query.is_some(),
@@ -116,17 +110,6 @@ pub fn requested(options: &Unknown<'_>) -> Result<Option<Requested>> {
         fleet: Fleet { source, policy },
         on_target: given.on_target,
     }))
-}
-
-/// Refuses targets given to a command that runs on one database only, so
-/// that `fresh` with `targets` never empties the default database instead.
-pub fn refuse(options: &Unknown<'_>, command: &str) -> Result<()> {
-    match requested(options)? {
-        None => Ok(()),
-        Some(_) => Err(Error::Config(format!(
-            "{command} runs on one database: it takes no targets, targetsQuery or schemasQuery"
-        ))),
-    }
 }
 
 /// A target's failure, as `--json` shows errors.
@@ -414,11 +397,10 @@ fn target_entry(report: &TargetReport) -> FleetTarget {
                 .newest_applied
                 .clone()
                 .map(|(version, name)| FleetMigrationName { version, name });
-            let shown = PlanResult::from(plan.clone());
-            entry.already_applied = Some(shown.already_applied);
-            entry.pending = json(serde_json::to_value::<&Vec<PendingMigration>>(
-                &shown.pending,
-            ));
+            let pending: Vec<PendingMigration> =
+                plan.pending.iter().map(PendingMigration::from).collect();
+            entry.already_applied = Some(saturating_u32(plan.already_applied));
+            entry.pending = json(serde_json::to_value(pending));
         }
     }
     entry

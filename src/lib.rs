@@ -13,6 +13,7 @@ pub mod fleet_api;
 pub mod git;
 pub mod js_transport;
 pub mod options;
+pub mod request;
 pub mod source;
 
 use std::future::Future;
@@ -24,12 +25,13 @@ use napi::bindgen_prelude::{
     Function, JsObjectValue, JsValue, Object, PromiseRaw, ToNapiValue, Unknown,
 };
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{Env, Status, ValueType};
+use napi::{Env, Status};
 use napi_derive::napi;
 use serde::Serialize;
 
 use crate::database::migrator::{self, Progress};
 use crate::fleet_api::OneOrFleet;
+use crate::request::Request;
 
 /// Options of every command; all optional.
 #[napi(object, object_to_js = false)]
@@ -327,9 +329,8 @@ pub fn migrate<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, Parsed<OneOrFleet<MigrateResult>>>> {
-    let fleet = fleet_api::requested(&options);
-    run(env, &options, |request| async move {
-        if let Some(fleet) = fleet_of(fleet, &request)? {
+    run(env, &options, |mut request| async move {
+        if let Some(fleet) = request.fleet()? {
             let report = fleet_api::run(request.options, fleet, fleet::Command::Migrate).await?;
             return Ok(Parsed(OneOrFleet::Fleet(report)));
         }
@@ -352,9 +353,8 @@ pub fn status<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, Parsed<OneOrFleet<StatusReport>>>> {
-    let fleet = fleet_api::requested(&options);
-    run(env, &options, |request| async move {
-        if let Some(fleet) = fleet_of(fleet, &request)? {
+    run(env, &options, |mut request| async move {
+        if let Some(fleet) = request.fleet()? {
             let report = fleet_api::run(request.options, fleet, fleet::Command::Status).await?;
             return Ok(Parsed(OneOrFleet::Fleet(report)));
         }
@@ -362,23 +362,6 @@ pub fn status<'env>(
             .await
             .map(|report| Parsed(OneOrFleet::One(StatusReport::from(report))))
     })
-}
-
-/// The fleet a call asks for, refused alongside the app's own connection,
-/// which reaches one database only.
-fn fleet_of(
-    fleet: error::Result<Option<fleet_api::Requested>>,
-    request: &Request,
-) -> error::Result<Option<fleet_api::Requested>> {
-    let fleet = fleet?;
-    if fleet.is_some() && request.js.is_some() {
-        return Err(error::Error::Config(
-            "targets, targetsQuery and schemasQuery open connections of their own: leave out \
-             `client`"
-                .into(),
-        ));
-    }
-    Ok(fleet)
 }
 
 /// Drops every object of the schema, the tracking table included, then migrates from scratch.
@@ -390,9 +373,8 @@ pub fn fresh<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, Parsed<MigrateResult>>> {
-    let single = fleet_api::refuse(&options, "fresh");
-    run(env, &options, |request| async move {
-        single?;
+    run(env, &options, |mut request| async move {
+        request.single("fresh")?;
         let progress = progress_reporter(request.on_progress.as_ref(), request.on_retry.as_ref());
         commands::fresh(request.options, request.js, &progress)
             .await
@@ -412,9 +394,8 @@ pub fn plan<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, Parsed<OneOrFleet<PlanResult>>>> {
-    let fleet = fleet_api::requested(&options);
-    run(env, &options, |request| async move {
-        if let Some(fleet) = fleet_of(fleet, &request)? {
+    run(env, &options, |mut request| async move {
+        if let Some(fleet) = request.fleet()? {
             let report = fleet_api::run(request.options, fleet, fleet::Command::Plan).await?;
             return Ok(Parsed(OneOrFleet::Fleet(report)));
         }
@@ -460,9 +441,8 @@ pub fn baseline<'env>(
     version: f64,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, Parsed<BaselineResult>>> {
-    let single = fleet_api::refuse(&options, "baseline");
-    run(env, &options, move |request| async move {
-        single?;
+    run(env, &options, move |mut request| async move {
+        request.single("baseline")?;
         if version < 0.0 || version.fract() != 0.0 || version > 9_007_199_254_740_991.0 {
             return Err(error::Error::Config(format!(
                 "baseline takes a migration number (a whole number, 0 or more), not {version}"
@@ -488,9 +468,8 @@ pub fn diagram<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, String>> {
-    let single = fleet_api::refuse(&options, "diagram");
-    run(env, &options, |request| async move {
-        single?;
+    run(env, &options, |mut request| async move {
+        request.single("diagram")?;
         commands::diagram(request.options, request.js).await
     })
 }
@@ -500,7 +479,7 @@ pub fn diagram<'env>(
 /// else `./migrations`.
 #[napi(ts_args_type = "options?: Options")]
 pub fn migrations_dir(env: &Env, options: Unknown<'_>) -> napi::Result<String> {
-    read_options(&options)
+    Request::read(&options)
         .and_then(|request| commands::migrations_dir(request.options))
         .map(|dir| dir.display().to_string())
         .map_err(|error| js_error(env, &error))
@@ -603,9 +582,8 @@ pub fn reset<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, ResetResult>> {
-    let single = fleet_api::refuse(&options, "reset");
-    run(env, &options, |request| async move {
-        single?;
+    run(env, &options, |mut request| async move {
+        request.single("reset")?;
         commands::reset(request.options, request.js)
             .await
             .map(|dropped| ResetResult {
@@ -614,67 +592,8 @@ pub fn reset<'env>(
     })
 }
 
-type ProgressCallback =
+pub(crate) type ProgressCallback =
     ThreadsafeFunction<ProgressEvent, Unknown<'static>, ProgressEvent, Status, false>;
-
-/// The options as Rust values; a value of the wrong type becomes an
-/// `E_CONFIG` rejection rather than a synchronous throw.
-/// The options of one call, as Rust values.
-struct Request {
-    options: options::Options,
-    on_progress: Option<ProgressCallback>,
-    on_retry: Option<ProgressCallback>,
-    /// The app's own connection, when it gave one.
-    js: Option<js_transport::JsExecutor>,
-}
-
-fn read_options(value: &Unknown<'_>) -> error::Result<Request> {
-    let invalid = |reason: String| error::Error::Config(format!("invalid options: {reason}"));
-    match value.get_type() {
-        Ok(ValueType::Undefined | ValueType::Null) => {
-            return Ok(Request {
-                options: options::Options::default(),
-                on_progress: None,
-                on_retry: None,
-                js: None,
-            });
-        }
-        Ok(ValueType::Object) => {}
-        Ok(other) => return Err(invalid(format!("expected an object, got {other}"))),
-        Err(error) => return Err(invalid(error.reason)),
-    }
-    // SAFETY: `value` is a live argument of the current call, read on the JS
-    // thread that passed it.
-    let options: Options = unsafe { value.cast() }.map_err(|error| invalid(error.reason))?;
-    Ok(Request {
-        options: options::Options {
-            database_url: options.database_url,
-            dir: options.dir,
-            schema: options.schema,
-            table: options.table,
-            lock_timeout_ms: options.lock_timeout_ms,
-            wait_ms: options.wait_ms,
-            table_lock_timeout_ms: options.table_lock_timeout_ms,
-            table_lock_retries: options.table_lock_retries,
-            lock_mode: options.lock_mode,
-            force: options.force.unwrap_or(false),
-            cwd: options.cwd,
-            rules: {
-                // Sorted, so an error names the same id every time.
-                let mut rules: Vec<(String, String)> =
-                    options.rules.unwrap_or_default().into_iter().collect();
-                rules.sort();
-                rules
-            },
-            baseline: options.baseline,
-            create_database: options.create_database.unwrap_or(false),
-            since: options.since,
-        },
-        on_progress: options.on_progress,
-        on_retry: options.on_retry,
-        js: options.query.map(js_transport::JsExecutor::new),
-    })
-}
 
 fn progress_reporter<'a>(
     on_progress: Option<&'a ProgressCallback>,
@@ -766,7 +685,7 @@ where
     T: Into<V> + Send + 'static,
     V: ToNapiValue + 'static,
 {
-    let request = read_options(options);
+    let request = Request::read(options);
     spawn(env, async move { work(request?).await })
 }
 
@@ -952,6 +871,23 @@ impl From<stratum_core::lint::Diagnostic> for LintDiagnostic {
     }
 }
 
+impl From<&migrator::PendingFile> for PendingMigration {
+    fn from(file: &migrator::PendingFile) -> Self {
+        Self {
+            version: file.version,
+            name: file.name.clone(),
+            file: file.file.clone(),
+            statements: saturating_u32(file.statements),
+            transaction: match file.transaction {
+                stratum_core::lint::TransactionMode::Wrapped => "wrapped",
+                stratum_core::lint::TransactionMode::AlreadyWrapped { .. } => "already-wrapped",
+                stratum_core::lint::TransactionMode::NoTransaction => "none",
+            }
+            .to_owned(),
+        }
+    }
+}
+
 impl From<migrator::DryRun> for PlanResult {
     fn from(run: migrator::DryRun) -> Self {
         let errors = run
@@ -960,24 +896,7 @@ impl From<migrator::DryRun> for PlanResult {
             .filter(|found| found.severity == stratum_core::lint::Severity::Error)
             .count();
         Self {
-            pending: run
-                .pending
-                .into_iter()
-                .map(|file| PendingMigration {
-                    version: file.version,
-                    name: file.name,
-                    file: file.file,
-                    statements: saturating_u32(file.statements),
-                    transaction: match file.transaction {
-                        stratum_core::lint::TransactionMode::Wrapped => "wrapped",
-                        stratum_core::lint::TransactionMode::AlreadyWrapped { .. } => {
-                            "already-wrapped"
-                        }
-                        stratum_core::lint::TransactionMode::NoTransaction => "none",
-                    }
-                    .to_owned(),
-                })
-                .collect(),
+            pending: run.pending.iter().map(PendingMigration::from).collect(),
             already_applied: saturating_u32(run.already_applied),
             warnings: saturating_u32(run.diagnostics.len() - errors),
             errors: saturating_u32(errors),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio_postgres::config::Host;
 use tokio_postgres::{Client, Config};
 
-use super::tls::{RootCerts, SslMode, connector};
+use super::tls::{RootCerts, SharedTls, SslMode, Tls};
 
 use crate::error::{Error, Result};
 use crate::options::Environment;
@@ -36,8 +36,9 @@ enum Failure {
 #[derive(Debug, Clone)]
 pub struct ConnectionSettings {
     config: Config,
-    ssl_mode: SslMode,
-    root_certs: Option<RootCerts>,
+    /// Shared by its copies (`with_database` included), so that they read
+    /// the root certificates once.
+    tls: Tls,
     /// `user@host:port/database`, never with the password.
     pub label: String,
     /// Kept only to mask it in any message that might echo it.
@@ -122,8 +123,7 @@ impl ConnectionSettings {
         Ok(Self {
             label: label(&config),
             config,
-            ssl_mode,
-            root_certs,
+            tls: Tls::new(ssl_mode, root_certs),
             password,
         })
     }
@@ -136,6 +136,13 @@ impl ConnectionSettings {
     /// The database it connects to.
     pub fn database(&self) -> &str {
         self.dbname()
+    }
+
+    /// Takes the TLS of the first settings in `shared` that ask for the same
+    /// (or adds its own): settings resolved one by one, as a fleet's URLs
+    /// are, then read their root certificates once between them.
+    pub fn share_tls(&mut self, shared: &mut SharedTls) {
+        self.tls = shared.share(&self.tls);
     }
 
     /// The same server and credentials, another database.
@@ -240,7 +247,7 @@ impl ConnectionSettings {
         // Under sslmode=disable the driver never starts TLS, so the connector
         // goes unused; one connector type for every mode compiles the
         // driver's connect code once.
-        let tls = connector(self.ssl_mode, self.root_certs.as_ref()).map_err(Failure::Other)?;
+        let tls = self.tls.connector().map_err(Failure::Other)?;
         let deadline = Instant::now() + wait;
         let mut pause = FIRST_RETRY;
         let (client, connection) = loop {

@@ -2,8 +2,9 @@
 //! encrypt without checking the certificate (unless a root certificate is
 //! given), `verify-ca` checks the chain, `verify-full` the chain and the host.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -17,7 +18,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SslMode {
     Disable,
     Prefer,
@@ -53,7 +54,7 @@ impl SslMode {
 }
 
 /// Where trusted roots come from: a PEM file, or the system's store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RootCerts {
     File(PathBuf),
     System,
@@ -66,6 +67,70 @@ impl RootCerts {
         } else {
             Self::File(PathBuf::from(text))
         }
+    }
+}
+
+/// A connection's TLS settings, and the connector made from them at the
+/// first connection that needs it. Every copy shares that connector, so the
+/// root certificates are read once for all the connections of a call (a
+/// command, the targets of a fleet) rather than once per connection; the
+/// next call resolves its settings anew and reads them again, as a file may
+/// have changed in between.
+#[derive(Clone)]
+pub struct Tls(Arc<Shared>);
+
+struct Shared {
+    mode: SslMode,
+    roots: Option<RootCerts>,
+    /// The connector once one was made. A failure is not kept: each
+    /// connection that tries reads the certificates again and reports it.
+    made: Mutex<Option<MakeRustlsConnect>>,
+}
+
+impl Tls {
+    pub fn new(mode: SslMode, roots: Option<RootCerts>) -> Self {
+        Self(Arc::new(Shared {
+            mode,
+            roots,
+            made: Mutex::new(None),
+        }))
+    }
+
+    /// The connector, made (and the certificates read) at the first call.
+    pub fn connector(&self) -> Result<MakeRustlsConnect> {
+        // Making it never panics, and a half-made one is never stored.
+        let mut made = self.0.made.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(connector) = made.as_ref() {
+            return Ok(connector.clone());
+        }
+        let connector = connector(self.0.mode, self.0.roots.as_ref())?;
+        *made = Some(connector.clone());
+        Ok(connector)
+    }
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Tls")
+            .field("mode", &self.0.mode)
+            .field("roots", &self.0.roots)
+            .finish()
+    }
+}
+
+/// The TLS of each setting met among connections resolved one by one (a
+/// fleet's URLs), so that those asking for the same share one connector.
+#[derive(Default)]
+pub struct SharedTls(HashMap<(SslMode, Option<RootCerts>), Tls>);
+
+impl SharedTls {
+    /// The first TLS met with the settings of `tls`; `tls` itself when none was.
+    pub fn share(&mut self, tls: &Tls) -> Tls {
+        self.0
+            .entry((tls.0.mode, tls.0.roots.clone()))
+            .or_insert_with(|| tls.clone())
+            .clone()
     }
 }
 
@@ -339,6 +404,73 @@ mod tests {
         assert_eq!(SslMode::parse("verify-ca").unwrap(), SslMode::VerifyCa);
         assert_eq!(SslMode::parse("allow").unwrap(), SslMode::Prefer);
         assert_eq!(SslMode::parse("bogus").unwrap_err().code(), "E_CONFIG");
+    }
+
+    /// A self-signed CA certificate (P-256): the store takes it as a root.
+    const CA: &str = "-----BEGIN CERTIFICATE-----
+MIIBlDCCATugAwIBAgIUJI/blNslv5sczcQDUqBRw0hhxwwwCgYIKoZIzj0EAwIw
+HzEdMBsGA1UEAwwUc3RyYXR1bSB1bml0IHRlc3QgQ0EwIBcNMjYxMjAyMTM0ODU5
+WhgPMjEyNjExMDgxMzQ4NTlaMB8xHTAbBgNVBAMMFHN0cmF0dW0gdW5pdCB0ZXN0
+IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEtX17dt1K49MskS8/t4QXXLCW
+0fLuQqG9JAtgwaN7HdbyySYBsFsC2Kd6+BaMUhT2Tgfqz09OxwCqbAMrOrOJGqNT
+MFEwHQYDVR0OBBYEFK84sh6eF69oF/Unl+bW4B5aIw6EMB8GA1UdIwQYMBaAFK84
+sh6eF69oF/Unl+bW4B5aIw6EMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwID
+RwAwRAIgIwpDPz/xNzVTEXJv54YjYXrVRCF3uQhqvI5FGfL7hRwCIHKdni2Xql0B
+OSZLMFWbpSmbNmiJ24V2nNZibn1uePdp
+-----END CERTIFICATE-----
+";
+
+    fn ca_file(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("stratum-tls-{name}-{}.pem", std::process::id()))
+    }
+
+    #[test]
+    fn the_root_certificates_are_read_at_the_first_connection_only() {
+        let path = ca_file("once");
+        let roots = Some(RootCerts::File(path.clone()));
+        let tls = Tls::new(SslMode::VerifyFull, roots.clone());
+        // Missing at the first connection: E_CONFIG, and nothing kept.
+        assert_eq!(
+            tls.connector().err().map(|error| error.code()),
+            Some("E_CONFIG")
+        );
+        std::fs::write(&path, CA).unwrap();
+        let copy = tls.clone();
+        assert!(tls.connector().is_ok());
+        std::fs::remove_file(&path).unwrap();
+        // Read once: the copy and later connections need the file no more.
+        assert!(copy.connector().is_ok());
+        assert!(tls.connector().is_ok());
+        // Settings resolved anew (the next call) read it again.
+        assert_eq!(
+            Tls::new(SslMode::VerifyFull, roots)
+                .connector()
+                .err()
+                .map(|error| error.code()),
+            Some("E_CONFIG")
+        );
+    }
+
+    #[test]
+    fn connections_asking_for_the_same_tls_share_one_connector() {
+        let path = ca_file("shared");
+        std::fs::write(&path, CA).unwrap();
+        let file = || Some(RootCerts::File(path.clone()));
+        let mut shared = SharedTls::default();
+        let first = shared.share(&Tls::new(SslMode::Require, file()));
+        let same = shared.share(&Tls::new(SslMode::Require, file()));
+        let other_mode = shared.share(&Tls::new(SslMode::VerifyFull, file()));
+        let no_roots = shared.share(&Tls::new(SslMode::Require, None));
+        assert!(Arc::ptr_eq(&first.0, &same.0));
+        assert!(!Arc::ptr_eq(&first.0, &other_mode.0));
+        assert!(!Arc::ptr_eq(&first.0, &no_roots.0));
+        assert!(first.connector().is_ok());
+        std::fs::remove_file(&path).unwrap();
+        assert!(same.connector().is_ok());
+        assert_eq!(
+            other_mode.connector().err().map(|error| error.code()),
+            Some("E_CONFIG")
+        );
     }
 
     #[test]

@@ -99,7 +99,6 @@ async fn run_target(
 ) -> Result<Work> {
     let settings = target.settings(shared);
     let creating = settings.create_database.then_some(settings.production);
-    let secret = target.connection.password.clone();
     let outcome = async {
         let open = target.connection.open(settings.wait, creating).await?;
         let mut executor = AnyExecutor::Postgres(PostgresExecutor::owning(open));
@@ -108,7 +107,7 @@ async fn run_target(
         work
     }
     .await;
-    outcome.map_err(|error| error.redact(secret.as_deref()))
+    outcome.map_err(|error| error.redact(target.connection.password.as_deref()))
 }
 
 async fn on_connection(

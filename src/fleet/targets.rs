@@ -2,9 +2,12 @@
 //! of a query on the configured connection (database names on that server,
 //! or URLs), or the schemas of one database that each hold a tenant.
 
+use std::borrow::Cow;
+
 use crate::database::connection::ConnectionSettings;
 use crate::database::executor::Executor;
 use crate::database::postgres::PostgresExecutor;
+use crate::database::tls::SharedTls;
 use crate::error::{Error, Result, SqlFailure};
 use crate::options::{Environment, Settings};
 
@@ -32,19 +35,38 @@ impl Target {
         }
     }
 
-    /// The settings of the whole run, with the tracking table in the
-    /// target's schema when it has one.
-    pub fn settings(&self, shared: &Settings) -> Settings {
-        let mut settings = shared.clone();
-        if let Some(schema) = &self.schema {
-            settings.tracking.schema = schema.clone();
+    /// The settings of the whole run; a schema target's own copy of them,
+    /// with the tracking table in its schema.
+    pub fn settings<'a>(&self, shared: &'a Settings) -> Cow<'a, Settings> {
+        match &self.schema {
+            None => Cow::Borrowed(shared),
+            Some(schema) => {
+                let mut settings = shared.clone();
+                settings.tracking.schema = schema.clone();
+                Cow::Owned(settings)
+            }
         }
-        settings
     }
 }
 
-/// The targets `source` names, in order.
+/// The targets `source` names, in order. Those that ask for the same TLS
+/// share one connector: the root certificates are read once for the run,
+/// not once per target.
 pub async fn resolve(
+    source: &TargetSource,
+    settings: &Settings,
+    env: &(dyn Environment + Sync),
+) -> Result<Vec<Target>> {
+    let mut targets = named(source, settings, env).await?;
+    let mut shared = SharedTls::default();
+    for target in &mut targets {
+        target.connection.share_tls(&mut shared);
+    }
+    Ok(targets)
+}
+
+/// The targets, each with the TLS of its own settings.
+async fn named(
     source: &TargetSource,
     settings: &Settings,
     env: &(dyn Environment + Sync),
