@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use stratum_core::lint::{Diagnostic, Severity};
+use stratum_core::lint::{Diagnostic, FileToLint, Severity};
 use stratum_core::migration::new_migration_file;
 use stratum_core::{Migration, SourceError};
 
@@ -475,13 +475,24 @@ pub async fn lint(options: Options) -> Result<LintReport> {
         }
         None => Vec::new(),
     };
-    diagnostics.extend(migrations.iter().flat_map(|file| {
-        stratum_core::lint::lint(
-            &settings.display_path(&file.file_name),
-            &file.sql,
-            &settings.lint_context(file.version),
-        )
-    }));
+    let names: Vec<String> = migrations
+        .iter()
+        .map(|file| settings.display_path(&file.file_name))
+        .collect();
+    let files: Vec<FileToLint> = migrations
+        .iter()
+        .zip(&names)
+        .map(|(file, name)| FileToLint {
+            name,
+            sql: &file.sql,
+            ctx: settings.lint_context(file.version),
+        })
+        .collect();
+    diagnostics.extend(
+        stratum_core::lint::check_all(&files)
+            .into_iter()
+            .flat_map(|checked| checked.diagnostics),
+    );
     let errors = diagnostics
         .iter()
         .filter(|found| found.severity == Severity::Error)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use stratum_core::batch::{Batch, Origin, Purpose};
 use stratum_core::indexes::IndexedRows;
-use stratum_core::lint::{Diagnostic, Severity, TransactionMode, check};
+use stratum_core::lint::{Diagnostic, FileToLint, Severity, TransactionMode, check, check_all};
 use stratum_core::position::{line_column_at_byte, line_text};
 use stratum_core::statements::containing;
 use stratum_core::transaction::{TransactionLock, TransactionSettings};
@@ -198,9 +198,22 @@ pub struct SharedLint {
 }
 
 /// One file's lint: how it runs, its statements and its findings.
+#[derive(Clone)]
 struct Checked {
     shape: Shape,
     diagnostics: Vec<Diagnostic>,
+}
+
+impl From<stratum_core::lint::Checked> for Checked {
+    fn from(checked: stratum_core::lint::Checked) -> Self {
+        Self {
+            shape: Shape {
+                mode: checked.mode,
+                statements: checked.statements,
+            },
+            diagnostics: checked.diagnostics,
+        }
+    }
 }
 
 impl<'a> Migrator<'a> {
@@ -225,40 +238,56 @@ impl<'a> Migrator<'a> {
         }
     }
 
-    /// `file` linted, from the shared lint when there is one.
-    fn lint_file(&self, file: &Migration) -> (Shape, Vec<Diagnostic>) {
-        let lint = |file: &Migration| {
-            let checked = check(
-                &self.settings.display_path(&file.file_name),
-                &file.sql,
-                &self.settings.lint_context(file.version),
-            );
-            Checked {
-                shape: Shape {
-                    mode: checked.mode,
-                    statements: checked.statements,
-                },
-                diagnostics: checked.diagnostics,
-            }
-        };
+    /// `files` linted side by side, in order, from the shared lint when
+    /// there is one.
+    fn lint_files(&self, files: &[&Migration]) -> Vec<Checked> {
         let Some(shared) = self.shared_lint else {
-            let checked = lint(file);
-            return (checked.shape, checked.diagnostics);
+            return self.lint_all(files);
         };
         let by_file = shared.by_file.get_or_init(|| {
-            self.migrations
+            let with_text: Vec<&Migration> = self
+                .migrations
                 .iter()
                 .filter(|file| file.has_text)
-                .map(|file| (file.file_name.clone(), lint(file)))
+                .collect();
+            with_text
+                .iter()
+                .map(|file| file.file_name.clone())
+                .zip(self.lint_all(&with_text))
                 .collect()
         });
-        match by_file.get(&file.file_name) {
-            Some(checked) => (checked.shape.clone(), checked.diagnostics.clone()),
-            None => {
-                let checked = lint(file);
-                (checked.shape, checked.diagnostics)
-            }
-        }
+        files
+            .iter()
+            .map(|file| match by_file.get(&file.file_name) {
+                Some(checked) => checked.clone(),
+                None => self.lint_one(file),
+            })
+            .collect()
+    }
+
+    fn lint_all(&self, files: &[&Migration]) -> Vec<Checked> {
+        let names: Vec<String> = files
+            .iter()
+            .map(|file| self.settings.display_path(&file.file_name))
+            .collect();
+        let inputs: Vec<FileToLint> = files
+            .iter()
+            .zip(&names)
+            .map(|(file, name)| FileToLint {
+                name,
+                sql: &file.sql,
+                ctx: self.settings.lint_context(file.version),
+            })
+            .collect();
+        check_all(&inputs).into_iter().map(Checked::from).collect()
+    }
+
+    fn lint_one(&self, file: &Migration) -> Checked {
+        Checked::from(check(
+            &self.settings.display_path(&file.file_name),
+            &file.sql,
+            &self.settings.lint_context(file.version),
+        ))
     }
 
     pub fn settings(&self) -> &Settings {
@@ -357,16 +386,16 @@ impl<'a> Migrator<'a> {
                 .map(|entry| (entry.version, entry.name.to_owned())),
             ..DryRun::default()
         };
-        for file in plan.pending() {
-            let (shape, diagnostics) = self.lint_file(file);
+        let pending: Vec<&Migration> = plan.pending().collect();
+        for (file, checked) in pending.iter().zip(self.lint_files(&pending)) {
             report.pending.push(PendingFile {
                 version: file.version,
                 name: file.name.clone(),
                 file: self.settings.display_path(&file.file_name),
-                statements: shape.statements.len(),
-                transaction: shape.mode,
+                statements: checked.shape.statements.len(),
+                transaction: checked.shape.mode,
             });
-            report.diagnostics.extend(diagnostics);
+            report.diagnostics.extend(checked.diagnostics);
         }
         Ok(report)
     }
@@ -402,12 +431,12 @@ impl<'a> Migrator<'a> {
         &self,
         files: impl Iterator<Item = &'m Migration>,
     ) -> Result<(Shapes<'m>, Vec<Diagnostic>)> {
+        let files: Vec<&'m Migration> = files.collect();
         let mut shapes = Shapes::new();
         let mut diagnostics = Vec::new();
-        for file in files {
-            let (shape, found) = self.lint_file(file);
-            shapes.insert(&file.file_name, shape);
-            diagnostics.extend(found);
+        for (file, checked) in files.iter().zip(self.lint_files(&files)) {
+            shapes.insert(&file.file_name, checked.shape);
+            diagnostics.extend(checked.diagnostics);
         }
         if diagnostics
             .iter()

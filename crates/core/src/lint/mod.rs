@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod immutable;
+pub mod many;
 pub(crate) mod rules;
 
 use std::fmt;
@@ -22,6 +23,7 @@ use squawk_syntax::SyntaxKind;
 use crate::directives::{self, Directives, ProblemKind};
 use crate::statements::{LineIndex, Parsed, Refusal, Span};
 pub use config::{DEFAULT_LEVELS, Level, RuleLevels};
+pub use many::{FileToLint, check_all};
 use rules::{Check, CreatedTables, Finding};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
