@@ -3,7 +3,9 @@
 // ordinary DDL, in MB/s. The SQL is byte for byte what
 // `cargo run --release -p stratum-core --example lint_throughput` generates.
 //
-//   node bench/lint.js [MB] [ROUNDS]   -> prints the median rate (default 16 MB, 5 rounds)
+//   node bench/lint.js [MB] [ROUNDS] [FILES]   -> prints the median rate (default 16 MB in one
+//                                                file, 5 rounds); FILES > 1 splits the same SQL
+//                                                into that many files, as a project's folder is
 //
 // bench/run.js runs it as one of its parts; alone it needs no database.
 
@@ -62,20 +64,32 @@ function lintSql(mb) {
   return groups.join('');
 }
 
-/** A migrations folder holding one generated file of about `mb` MB. */
-function writeLintDir(root, mb) {
-  const dir = path.join(root, `lint${mb}`);
-  const file = path.join(dir, '0001_lint_throughput.sql');
+/** A migrations folder holding about `mb` MB of the generated SQL in
+ * `files` files (whole groups each, the same count give or take one). */
+function writeLintDir(root, mb, files = 1) {
+  const dir = path.join(root, files === 1 ? `lint${mb}` : `lint${mb}x${files}`);
   const sql = lintSql(mb);
+  if (files === 1) {
+    const file = path.join(dir, '0001_lint_throughput.sql');
+    fs.mkdirSync(dir, { recursive: true });
+    if (!fs.existsSync(file) || fs.statSync(file).size !== sql.length) fs.writeFileSync(file, sql);
+    return { dir, bytes: sql.length };
+  }
+  const groups = sql.split(/(?<=\n\n)/);
+  const width = String(files).length + 1;
+  fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  if (!fs.existsSync(file) || fs.statSync(file).size !== sql.length) fs.writeFileSync(file, sql);
+  for (let k = 0; k < files; k++) {
+    const part = groups.slice(Math.floor((groups.length * k) / files), Math.floor((groups.length * (k + 1)) / files));
+    fs.writeFileSync(path.join(dir, `${String(k + 1).padStart(width, '0')}_lint_part_${k + 1}.sql`), part.join(''));
+  }
   return { dir, bytes: sql.length };
 }
 
-/** `lint({ dir })` over the file, `rounds` times after one untimed call:
+/** `lint({ dir })` over the folder, `rounds` times after one untimed call:
  * MB/s of each round and their median. */
-async function lintThroughput(stratum, root, mb, rounds) {
-  const { dir, bytes } = writeLintDir(root, mb);
+async function lintThroughput(stratum, root, mb, rounds, files = 1) {
+  const { dir, bytes } = writeLintDir(root, mb, files);
   const first = await stratum.lint({ dir });
   if (!first.diagnostics.length) throw new Error('lint found nothing in the generated file');
   const rates = [];
@@ -88,13 +102,13 @@ async function lintThroughput(stratum, root, mb, rounds) {
   const sorted = [...rates].sort((a, b) => a - b);
   const m = sorted.length >> 1;
   const median = sorted.length % 2 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
-  return { mb: bytes / 1e6, rounds, findings: first.diagnostics.length, rates, median, min: sorted[0], max: sorted[sorted.length - 1] };
+  return { mb: bytes / 1e6, files, rounds, findings: first.diagnostics.length, rates, median, min: sorted[0], max: sorted[sorted.length - 1] };
 }
 
 function renderLint(result) {
   const f = (v) => v.toFixed(1);
   return [
-    `### Lint: lint({ dir }) of one ${f(result.mb)} MB file (${result.rounds} rounds, after one untimed call)`,
+    `### Lint: lint({ dir }) of ${f(result.mb)} MB in ${result.files === 1 ? 'one file' : `${result.files} files`} (${result.rounds} rounds, after one untimed call)`,
     '',
     `median ${f(result.median)} MB/s (min-max ${f(result.min)}-${f(result.max)}), ${result.findings} findings`,
     '',
@@ -106,12 +120,13 @@ module.exports = { TARGET_MB_PER_S, lintGroup, lintSql, lintThroughput, renderLi
 if (require.main === module) {
   const mb = Number(process.argv[2] || 16);
   const rounds = Number(process.argv[3] || 5);
-  if (!Number.isInteger(mb) || mb < 1 || !Number.isInteger(rounds) || rounds < 1) {
-    process.stderr.write('usage: node bench/lint.js [MB] [ROUNDS]\n');
+  const files = Number(process.argv[4] || 1);
+  if (![mb, rounds, files].every((n) => Number.isInteger(n) && n >= 1)) {
+    process.stderr.write('usage: node bench/lint.js [MB] [ROUNDS] [FILES]\n');
     process.exit(2);
   }
   const stratum = require(path.resolve(__dirname, '..'));
-  lintThroughput(stratum, path.join(__dirname, 'out', 'data'), mb, rounds).then(
+  lintThroughput(stratum, path.join(__dirname, 'out', 'data'), mb, rounds, files).then(
     (result) => {
       process.stdout.write(`${renderLint(result)}\n`);
       const pass = result.median >= TARGET_MB_PER_S;
