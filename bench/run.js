@@ -7,7 +7,7 @@
 //   W1-small  the same with 10,000 one-statement migrations (migrations per second)
 //   W2        migrate again with nothing pending
 //   W3        status
-//   lint      lint() of one 16 MB file of ordinary DDL, in MB/s (bench/lint.js)
+//   lint      lint() of one 16 MB file of ordinary DDL, and of the same SQL in 800 files, in MB/s (bench/lint.js)
 // Rounds are interleaved (every contender once per round, start rotated each round) and
 // ratios / differences to a floor are taken pair by pair inside a round, then the median.
 // Timings never fail the process; a contender that errors (or leaves the wrong tables) does.
@@ -87,6 +87,8 @@ function options() {
     checksumNs: smoke ? [0, 20, 200] : [0, 100, 500, 2000, 10000],
     lintMb: smoke ? 1 : 16,
     lintRounds: smoke ? 1 : rounds,
+    // About 20 KB a file, as a project's folder of migrations.
+    lintFiles: smoke ? 50 : 800,
   };
 }
 
@@ -506,7 +508,7 @@ function renderSet(key, title, s, rounds) {
   return lines.join('\n');
 }
 
-function targets(summary, sets, smallKey, smallN, bigKey, bigN, lint) {
+function targets(summary, sets, smallKey, smallN, bigKey, bigN, lint, lintFolder) {
   const T = [];
   const add = (what, value, unit, limit, cmp, note = '') => {
     const pass = value == null ? null : cmp === '<=' ? value <= limit : value >= limit;
@@ -535,6 +537,13 @@ function targets(summary, sets, smallKey, smallN, bigKey, bigN, lint) {
   add(`require('pg-stratum') over node -e 0 (${diffs.length} pairs)`, median(diffs), 'ms', 10, '<=');
   add(`peak RSS of node bin/stratum.js migrate applying W1-small (${smallN}), max of rounds`, sm.W1?.cli?.rssMax, 'MiB', 80, '<=');
   add(`lint() of one ${lint ? lint.mb.toFixed(0) : '-'} MB file, median`, lint?.median, 'MB/s', lintBench.TARGET_MB_PER_S, '>=');
+  add(
+    `lint() of ${lintFolder ? lintFolder.mb.toFixed(0) : '-'} MB in ${lintFolder ? lintFolder.files : '-'} files, median`,
+    lintFolder?.median,
+    'MB/s',
+    lintBench.TARGET_MB_PER_S,
+    '>=',
+  );
   return T;
 }
 
@@ -728,8 +737,11 @@ async function main() {
     process.stdout.write(`\n${md[md.length - 1]}\n`);
     try {
       results.lint = await lintBench.lintThroughput(stratum, DATA, opts.lintMb, opts.lintRounds);
-      results.addonAfter.lint = addonFingerprint()?.sha256;
       md.push(lintBench.renderLint(results.lint));
+      process.stdout.write(`\n${md[md.length - 1]}\n`);
+      results.lintFolder = await lintBench.lintThroughput(stratum, DATA, opts.lintMb, opts.lintRounds, opts.lintFiles);
+      results.addonAfter.lint = addonFingerprint()?.sha256;
+      md.push(lintBench.renderLint(results.lintFolder));
       process.stdout.write(`\n${md[md.length - 1]}\n`);
     } catch (error) {
       failures.push({ set: 'lint', workload: 'lint', contender: 'inproc', round: 0, message: error.message });
@@ -740,7 +752,7 @@ async function main() {
   }
 
   const bigN = Math.max(...opts.ns);
-  results.targets = targets(results.summary, results.sets, `small${opts.small}`, opts.small, `N${bigN}`, bigN, results.lint);
+  results.targets = targets(results.summary, results.sets, `small${opts.small}`, opts.small, `N${bigN}`, bigN, results.lint, results.lintFolder);
   md.push(renderTargets(results.targets, opts.smoke));
   process.stdout.write(`\n${md[md.length - 1]}\n`);
 
