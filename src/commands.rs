@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use stratum_core::lint::{Diagnostic, FileToLint, Severity};
+use stratum_core::lint::{Diagnostic, Severity};
 use stratum_core::migration::new_migration_file;
 use stratum_core::{Migration, SourceError};
 
@@ -475,23 +475,17 @@ pub async fn lint(options: Options) -> Result<LintReport> {
         }
         None => Vec::new(),
     };
-    let names: Vec<String> = migrations
-        .iter()
-        .map(|file| settings.display_path(&file.file_name))
-        .collect();
-    let files: Vec<FileToLint> = migrations
-        .iter()
-        .zip(&names)
-        .map(|(file, name)| FileToLint {
-            name,
-            sql: &file.sql,
-            ctx: settings.lint_context(file.version),
-        })
-        .collect();
-    diagnostics.extend(
-        stratum_core::lint::check_all(&files)
-            .into_iter()
-            .flat_map(|checked| checked.diagnostics),
+    stratum_core::lint::each_file(
+        &migrations,
+        |file| file.sql.len(),
+        |file| {
+            stratum_core::lint::lint(
+                &settings.display_path(&file.file_name),
+                &file.sql,
+                &settings.lint_context(file.version),
+            )
+        },
+        |_, found| diagnostics.extend(found),
     );
     let errors = diagnostics
         .iter()

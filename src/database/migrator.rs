@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use stratum_core::batch::{Batch, Origin, Purpose};
 use stratum_core::indexes::IndexedRows;
-use stratum_core::lint::{Diagnostic, FileToLint, Severity, TransactionMode, check, check_all};
+use stratum_core::lint::{Diagnostic, Severity, TransactionMode, check, each_file};
 use stratum_core::position::{line_column_at_byte, line_text};
 use stratum_core::statements::containing;
 use stratum_core::transaction::{TransactionLock, TransactionSettings};
@@ -238,11 +238,17 @@ impl<'a> Migrator<'a> {
         }
     }
 
-    /// `files` linted side by side, in order, from the shared lint when
-    /// there is one.
-    fn lint_files(&self, files: &[&Migration]) -> Vec<Checked> {
+    /// Each of `files` linted, handed to `take` in order; side by side on
+    /// the machine's cores when there is enough to lint, and from the
+    /// shared lint when there is one.
+    fn lint_files<'m>(
+        &self,
+        files: &[&'m Migration],
+        mut take: impl FnMut(&'m Migration, Checked),
+    ) {
         let Some(shared) = self.shared_lint else {
-            return self.lint_all(files);
+            self.lint_all(files, &mut take);
+            return;
         };
         let by_file = shared.by_file.get_or_init(|| {
             let with_text: Vec<&Migration> = self
@@ -250,36 +256,29 @@ impl<'a> Migrator<'a> {
                 .iter()
                 .filter(|file| file.has_text)
                 .collect();
-            with_text
-                .iter()
-                .map(|file| file.file_name.clone())
-                .zip(self.lint_all(&with_text))
-                .collect()
+            let mut by_file = std::collections::HashMap::new();
+            self.lint_all(&with_text, &mut |file, checked| {
+                by_file.insert(file.file_name.clone(), checked);
+            });
+            by_file
         });
-        files
-            .iter()
-            .map(|file| match by_file.get(&file.file_name) {
-                Some(checked) => checked.clone(),
-                None => self.lint_one(file),
-            })
-            .collect()
+        for file in files {
+            match by_file.get(&file.file_name) {
+                Some(checked) => take(file, checked.clone()),
+                None => take(file, self.lint_one(file)),
+            }
+        }
     }
 
-    fn lint_all(&self, files: &[&Migration]) -> Vec<Checked> {
-        let names: Vec<String> = files
-            .iter()
-            .map(|file| self.settings.display_path(&file.file_name))
-            .collect();
-        let inputs: Vec<FileToLint> = files
-            .iter()
-            .zip(&names)
-            .map(|(file, name)| FileToLint {
-                name,
-                sql: &file.sql,
-                ctx: self.settings.lint_context(file.version),
-            })
-            .collect();
-        check_all(&inputs).into_iter().map(Checked::from).collect()
+    /// Takes `take` as a trait object, so that the workers' code is built
+    /// once rather than once for each caller.
+    fn lint_all<'m>(&self, files: &[&'m Migration], take: &mut dyn FnMut(&'m Migration, Checked)) {
+        each_file(
+            files,
+            |file| file.sql.len(),
+            |file| self.lint_one(file),
+            |file, checked| take(file, checked),
+        );
     }
 
     fn lint_one(&self, file: &Migration) -> Checked {
@@ -387,7 +386,7 @@ impl<'a> Migrator<'a> {
             ..DryRun::default()
         };
         let pending: Vec<&Migration> = plan.pending().collect();
-        for (file, checked) in pending.iter().zip(self.lint_files(&pending)) {
+        self.lint_files(&pending, |file, checked| {
             report.pending.push(PendingFile {
                 version: file.version,
                 name: file.name.clone(),
@@ -396,7 +395,7 @@ impl<'a> Migrator<'a> {
                 transaction: checked.shape.mode,
             });
             report.diagnostics.extend(checked.diagnostics);
-        }
+        });
         Ok(report)
     }
 
@@ -434,10 +433,10 @@ impl<'a> Migrator<'a> {
         let files: Vec<&'m Migration> = files.collect();
         let mut shapes = Shapes::new();
         let mut diagnostics = Vec::new();
-        for (file, checked) in files.iter().zip(self.lint_files(&files)) {
+        self.lint_files(&files, |file, checked| {
             shapes.insert(&file.file_name, checked.shape);
             diagnostics.extend(checked.diagnostics);
-        }
+        });
         if diagnostics
             .iter()
             .any(|found| found.severity == Severity::Error)

@@ -23,7 +23,7 @@ use squawk_syntax::SyntaxKind;
 use crate::directives::{self, Directives, ProblemKind};
 use crate::statements::{LineIndex, Parsed, Refusal, Span};
 pub use config::{DEFAULT_LEVELS, Level, RuleLevels};
-pub use many::{FileToLint, check_all};
+pub use many::each_file;
 use rules::{Check, CreatedTables, Finding};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
