@@ -337,6 +337,22 @@ test('changed or missing applied files are refused as migrate refuses them; pend
   await expect(stratum.drift({ databaseUrl: db.url, dir })).rejects.toMatchObject({ code: 'E_MISSING' });
 });
 
+test('a wrongly typed drift option rejects with E_CONFIG before connecting, never ignored', async () => {
+  const dir = billingDir();
+  const before = fs.readdirSync(dir);
+  // A closed port: reaching the server would be E_CONNECT.
+  const databaseUrl = 'postgres://postgres@127.0.0.1:1/x';
+  for (const [options, field] of [
+    [{ write: 5 }, 'write'],
+    [{ scratchUrl: 5 }, 'scratchUrl'],
+  ]) {
+    const error = await stratum.drift({ databaseUrl, dir, ...options }).catch((e) => e);
+    expect(error).toMatchObject({ code: 'E_CONFIG' });
+    expect(error.message).toMatch(new RegExp(`invalid options: .*${field}`));
+  }
+  expect(fs.readdirSync(dir)).toEqual(before);
+});
+
 test('a non-superuser that may create databases builds the template on its own server; one that may not uses scratchUrl', async () => {
   const suffix = `${process.pid}_${crypto.randomBytes(3).toString('hex')}`;
   const owner = `stratum_drift_owner_${suffix}`;

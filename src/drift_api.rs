@@ -7,6 +7,7 @@ use napi_derive::napi;
 use serde::Serialize;
 
 use crate::commands::{self, NewMigration};
+use crate::error::Error;
 use crate::{Parsed, run};
 
 /// The options of `drift`, besides those of every command.
@@ -89,14 +90,20 @@ pub fn drift<'env>(
     env: &'env Env,
     options: Unknown<'env>,
 ) -> napi::Result<PromiseRaw<'env, Parsed<DriftResult>>> {
+    // A wrongly typed field rejects the call, as it does for every option;
+    // ignored, `write: 1` would silently write nothing.
     let extra = match options.get_type() {
         // SAFETY: `options` is a live argument of the current call, read on
         // the JS thread that passed it.
-        Ok(ValueType::Object) => unsafe { options.cast::<DriftOptions>() }.ok(),
-        _ => None,
+        Ok(ValueType::Object) => unsafe { options.cast::<DriftOptions>() }
+            .map_err(|error| Error::Config(format!("invalid options: {}", error.reason))),
+        _ => Ok(DriftOptions {
+            scratch_url: None,
+            write: None,
+        }),
     };
-    let (scratch_url, write) = extra.map_or((None, None), |o| (o.scratch_url, o.write));
     run(env, &options, |request| async move {
+        let DriftOptions { scratch_url, write } = extra?;
         let report = commands::drift(request.options, request.js, scratch_url, write).await?;
         let written = report.written.map(
             |NewMigration {
