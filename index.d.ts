@@ -4,6 +4,43 @@
 /** Options that make `migrate`, `status` and `plan` run over many targets. */
 export type FleetSelection = { targets: string[] } | { targetsQuery: string } | { schemasQuery: string }
 
+/** `migrate` over a fleet: what it did on each target. */
+export interface MigrateFleetResult extends FleetResult {
+  targets: MigrateFleetTarget[]
+}
+
+/** One target of a fleet's `migrate`. */
+export interface MigrateFleetTarget extends FleetTarget {
+  /** The migrations applied there by this run (on a failure, those committed before it). */
+  applied?: Migration[]
+  pending?: never
+}
+
+/** `status` over a fleet: where each target stands. */
+export interface StatusFleetResult extends FleetResult {
+  targets: StatusFleetTarget[]
+}
+
+/** One target of a fleet's `status`. */
+export interface StatusFleetTarget extends FleetTarget {
+  /** How many migrations are applied there. */
+  applied?: number
+  /** How many files are pending there. */
+  pending?: number
+}
+
+/** `plan` over a fleet: what `migrate` would do on each target. */
+export interface PlanFleetResult extends FleetResult {
+  targets: PlanFleetTarget[]
+}
+
+/** One target of a fleet's `plan`. */
+export interface PlanFleetTarget extends FleetTarget {
+  applied?: never
+  /** The files `migrate` would apply there. */
+  pending?: PendingMigration[]
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -301,7 +338,7 @@ export interface LintReport {
  * transaction. With `targets`, `targetsQuery` or `schemasQuery`, does so on
  * every target and resolves to a `FleetResult`.
  */
-export declare function migrate<O extends Options & FleetOptions = Options>(options?: O): Promise<O extends FleetSelection ? FleetResult : MigrateResult>
+export declare function migrate<O extends Options & FleetOptions = Options>(options?: O): Promise<O extends FleetSelection ? MigrateFleetResult : MigrateResult>
 
 /** What `migrate` and `fresh` did. */
 export interface MigrateResult {
@@ -509,7 +546,7 @@ export interface PendingMigration {
  * findings. Takes no lock and writes nothing, not even the tracking table.
  * With `targets`, `targetsQuery` or `schemasQuery`, on every target.
  */
-export declare function plan<O extends Options & FleetOptions = Options>(options?: O): Promise<O extends FleetSelection ? FleetResult : PlanResult>
+export declare function plan<O extends Options & FleetOptions = Options>(options?: O): Promise<O extends FleetSelection ? PlanFleetResult : PlanResult>
 
 /** What `migrate` would do now. */
 export interface PlanResult {
@@ -587,7 +624,7 @@ export interface ResetResult {
  * writes nothing. With `targets`, `targetsQuery` or `schemasQuery`, on
  * every target, grouped by their newest applied migration.
  */
-export declare function status<O extends Options & FleetOptions = Options>(options?: O): Promise<O extends FleetSelection ? FleetResult : StatusReport>
+export declare function status<O extends Options & FleetOptions = Options>(options?: O): Promise<O extends FleetSelection ? StatusFleetResult : StatusReport>
 
 /** Applied, pending, changed and missing migrations. */
 export interface StatusReport {

@@ -11,6 +11,7 @@ import {
 import type {
   Options, MigrateResult, StatusReport, PlanResult, PendingMigration, LintReport, LintDiagnostic,
   ProgressEvent, ResetResult, NewMigration, EmbeddedDatabase, TableLockRetry,
+  FleetTarget, MigrateFleetResult, StatusFleetResult, PlanFleetResult, Migration,
 } from 'pg-stratum';
 import { createTestDatabase, prepareTemplate, dropTemplates } from 'pg-stratum/testing';
 import type { TestDatabase, TestDatabaseOptions } from 'pg-stratum/testing';
@@ -61,6 +62,16 @@ export async function everyFunction(): Promise<unknown[]> {
   seen.push(written.path, written.version, embedded.dataDir, (await dbStatus()).running, stopped, report.embedded);
   seen.push(template, name, first, modes, versions, retried, states, mermaid, severities, again, dropped.dropped, gone);
 
+  // Over a fleet each command's entries carry its own fields, typed exactly.
+  const fleet = { dir: 'migrations', targets: [db.url], concurrency: 4, canary: 1, onTarget: (t: FleetTarget) => seen.push(t.outcome) };
+  const migrated: MigrateFleetResult = await migrate(fleet);
+  const appliedThere: Migration[] | undefined = migrated.targets[0].applied;
+  const standing: StatusFleetResult = await status({ targetsQuery: 'SELECT datname FROM pg_database' });
+  const pendingCount: number | undefined = standing.targets[0].pending;
+  const planned2: PlanFleetResult = await plan({ schemasQuery: 'SELECT nspname FROM pg_namespace', perServer: 2 });
+  const toApply: PendingMigration[] | undefined = planned2.targets[0].pending;
+  seen.push(migrated.ok, migrated.failed, migrated.skipped, appliedThere, pendingCount, toApply, standing.groups, planned2.diagnostics);
+
   // @ts-expect-error lockTimeoutMs is a number of milliseconds
   await migrate({ lockTimeoutMs: '5000' });
   // @ts-expect-error the option is databaseUrl
@@ -71,6 +82,11 @@ export async function everyFunction(): Promise<unknown[]> {
   const appliedAt: string = report.migrations[0].appliedAt;
   // @ts-expect-error newMigration needs a name
   await newMigration();
+  // @ts-expect-error a fleet's migrate entries list the applied migrations, not a count
+  const appliedCount: number | undefined = migrated.targets[0].applied;
+  // @ts-expect-error one database's migrate result is not a fleet's
+  const notFleet: MigrateFleetResult = await migrate(options);
+  seen.push(appliedCount, notFleet);
   // @ts-expect-error the prefix is a string
   await createTestDatabase({ prefix: 1 });
   return [...seen, appliedAt];

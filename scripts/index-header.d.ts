@@ -3,3 +3,40 @@
 
 /** Options that make `migrate`, `status` and `plan` run over many targets. */
 export type FleetSelection = { targets: string[] } | { targetsQuery: string } | { schemasQuery: string }
+
+/** `migrate` over a fleet: what it did on each target. */
+export interface MigrateFleetResult extends FleetResult {
+  targets: MigrateFleetTarget[]
+}
+
+/** One target of a fleet's `migrate`. */
+export interface MigrateFleetTarget extends FleetTarget {
+  /** The migrations applied there by this run (on a failure, those committed before it). */
+  applied?: Migration[]
+  pending?: never
+}
+
+/** `status` over a fleet: where each target stands. */
+export interface StatusFleetResult extends FleetResult {
+  targets: StatusFleetTarget[]
+}
+
+/** One target of a fleet's `status`. */
+export interface StatusFleetTarget extends FleetTarget {
+  /** How many migrations are applied there. */
+  applied?: number
+  /** How many files are pending there. */
+  pending?: number
+}
+
+/** `plan` over a fleet: what `migrate` would do on each target. */
+export interface PlanFleetResult extends FleetResult {
+  targets: PlanFleetTarget[]
+}
+
+/** One target of a fleet's `plan`. */
+export interface PlanFleetTarget extends FleetTarget {
+  applied?: never
+  /** The files `migrate` would apply there. */
+  pending?: PendingMigration[]
+}

@@ -323,7 +323,7 @@ pub struct ResetResult {
 #[napi(
     ts_generic_types = "O extends Options & FleetOptions = Options",
     ts_args_type = "options?: O",
-    ts_return_type = "Promise<O extends FleetSelection ? FleetResult : MigrateResult>"
+    ts_return_type = "Promise<O extends FleetSelection ? MigrateFleetResult : MigrateResult>"
 )]
 pub fn migrate<'env>(
     env: &'env Env,
@@ -347,7 +347,7 @@ pub fn migrate<'env>(
 #[napi(
     ts_generic_types = "O extends Options & FleetOptions = Options",
     ts_args_type = "options?: O",
-    ts_return_type = "Promise<O extends FleetSelection ? FleetResult : StatusReport>"
+    ts_return_type = "Promise<O extends FleetSelection ? StatusFleetResult : StatusReport>"
 )]
 pub fn status<'env>(
     env: &'env Env,
@@ -388,7 +388,7 @@ pub fn fresh<'env>(
 #[napi(
     ts_generic_types = "O extends Options & FleetOptions = Options",
     ts_args_type = "options?: O",
-    ts_return_type = "Promise<O extends FleetSelection ? FleetResult : PlanResult>"
+    ts_return_type = "Promise<O extends FleetSelection ? PlanFleetResult : PlanResult>"
 )]
 pub fn plan<'env>(
     env: &'env Env,
