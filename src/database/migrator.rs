@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use stratum_core::batch::{Batch, Origin, Purpose};
 use stratum_core::indexes::IndexedRows;
-use stratum_core::lint::{Diagnostic, Severity, TransactionMode, check, each_file};
+use stratum_core::lint::{Checked, Diagnostic, Severity, TransactionMode, check, each_file};
 use stratum_core::position::{line_column_at_byte, line_text};
 use stratum_core::statements::containing;
 use stratum_core::transaction::{TransactionLock, TransactionSettings};
@@ -197,25 +197,6 @@ pub struct SharedLint {
     by_file: OnceLock<std::collections::HashMap<String, Checked>>,
 }
 
-/// One file's lint: how it runs, its statements and its findings.
-#[derive(Clone)]
-struct Checked {
-    shape: Shape,
-    diagnostics: Vec<Diagnostic>,
-}
-
-impl From<stratum_core::lint::Checked> for Checked {
-    fn from(checked: stratum_core::lint::Checked) -> Self {
-        Self {
-            shape: Shape {
-                mode: checked.mode,
-                statements: checked.statements,
-            },
-            diagnostics: checked.diagnostics,
-        }
-    }
-}
-
 impl<'a> Migrator<'a> {
     pub fn new(settings: &'a Settings, migrations: &'a [Migration]) -> Self {
         Self {
@@ -282,11 +263,11 @@ impl<'a> Migrator<'a> {
     }
 
     fn lint_one(&self, file: &Migration) -> Checked {
-        Checked::from(check(
+        check(
             &self.settings.display_path(&file.file_name),
             &file.sql,
             &self.settings.lint_context(file.version),
-        ))
+        )
     }
 
     pub fn settings(&self) -> &Settings {
@@ -391,8 +372,8 @@ impl<'a> Migrator<'a> {
                 version: file.version,
                 name: file.name.clone(),
                 file: self.settings.display_path(&file.file_name),
-                statements: checked.shape.statements.len(),
-                transaction: checked.shape.mode,
+                statements: checked.statements.len(),
+                transaction: checked.mode,
             });
             report.diagnostics.extend(checked.diagnostics);
         });
@@ -434,7 +415,13 @@ impl<'a> Migrator<'a> {
         let mut shapes = Shapes::new();
         let mut diagnostics = Vec::new();
         self.lint_files(&files, |file, checked| {
-            shapes.insert(&file.file_name, checked.shape);
+            shapes.insert(
+                &file.file_name,
+                Shape {
+                    mode: checked.mode,
+                    statements: checked.statements,
+                },
+            );
             diagnostics.extend(checked.diagnostics);
         });
         if diagnostics
